@@ -1,0 +1,218 @@
+"""A loopback HTTP proxy that counts API calls, adds delay and injects faults.
+
+Put it between an AWS client and moto's server (as the integration's endpoint URL) to
+count calls at the HTTP boundary, to add a fixed round-trip delay (the benchmark), or
+to answer some calls with errors no emulator produces: throttling, KMS denial, a
+server that hangs past the read timeout, a dropped connection.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["Fault", "FaultProxy", "aws_error"]
+
+
+def aws_error(code: str, message: str, status: int = 400) -> Fault:
+    """Return a fault answering like an AWS JSON-protocol error."""
+    return Fault(
+        status=status,
+        body=json.dumps({"__type": code, "message": message}),
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "x-amzn-ErrorType": code,
+        },
+    )
+
+
+@dataclass
+class Fault:
+    """What to do with a matching request instead of forwarding it.
+
+    ``action`` is "respond" (send ``status`` and ``body``), "hang" (wait ``delay``
+    seconds, then close without answering) or "reset" (close at once).
+    """
+
+    status: int = 500
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    action: str = "respond"
+    delay: float = 0.0
+    operation: str | None = None
+    match: str | None = None
+    times: int | None = None
+
+    def matches(self, operation: str, body: str) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        if self.operation is not None and self.operation != operation:
+            return False
+        return self.match is None or self.match in body
+
+
+def operation_of(headers: Any, body: str, path: str) -> str:
+    """Name the API operation of a request: AWS JSON target, query Action or path."""
+    target = headers.get("X-Amz-Target")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    if "Action=" in body:
+        action = parse_qs(body).get("Action")
+        if action:
+            return action[0]
+    return urlsplit(path).path
+
+
+class FaultProxy:
+    """Forwards HTTP requests to ``upstream`` on loopback, recording each one."""
+
+    def __init__(self, upstream: str, *, delay: float = 0.0) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host = parts.hostname or "127.0.0.1"
+        self.upstream_port = parts.port or 80
+        self.delay = delay
+        self.faults: list[Fault] = []
+        self.calls: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.calls.clear()
+
+    def counts(self) -> Counter[str]:
+        """Return how many requests each operation received."""
+        with self._lock:
+            return Counter(operation for operation, _ in self.calls)
+
+    def bodies(self, operation: str) -> list[str]:
+        with self._lock:
+            return [body for name, body in self.calls if name == operation]
+
+    def _take_fault(self, operation: str, body: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(operation, body):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def start(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = raw.decode("utf-8", "replace")
+                operation = operation_of(self.headers, body, self.path)
+                with proxy._lock:
+                    proxy.calls.append((operation, body))
+                if proxy.delay:
+                    time.sleep(proxy.delay)
+                fault = proxy._take_fault(operation, body)
+                if fault is not None:
+                    self._fault(fault)
+                    return
+                self._forward(raw)
+
+            def _fault(self, fault: Fault) -> None:
+                if fault.action == "hang":
+                    time.sleep(fault.delay)
+                    self.close_connection = True
+                    return
+                if fault.action == "reset":
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if fault.delay:
+                    time.sleep(fault.delay)
+                payload = fault.body.encode("utf-8")
+                self.send_response(fault.status)
+                for name, value in fault.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("x-amzn-RequestId", "prizm-fault-proxy")
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _forward(self, raw: bytes) -> None:
+                connection = http.client.HTTPConnection(
+                    proxy.upstream_host, proxy.upstream_port, timeout=60
+                )
+                headers = {
+                    name: value
+                    for name, value in self.headers.items()
+                    if name.lower()
+                    not in ("connection", "keep-alive", "proxy-connection")
+                }
+                try:
+                    connection.request(
+                        self.command, self.path, body=raw, headers=headers
+                    )
+                    response = connection.getresponse()
+                    payload = response.read()
+                finally:
+                    connection.close()
+                self.send_response(response.status)
+                for name, value in response.getheaders():
+                    if name.lower() in (
+                        "transfer-encoding",
+                        "connection",
+                        "content-length",
+                    ):
+                        continue
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = _handle
+            do_POST = _handle
+            do_PUT = _handle
+            do_DELETE = _handle
+            do_HEAD = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,20 @@
+"""Prizm's secrets layer: ``vault://`` references resolved at run time.
+
+The public surface is small: parse references, resolve them through configured
+integrations, and the typed errors. Everything else is internal.
+"""
+
+from prizm.errors import PrizmError
+from prizm.references import Reference, parse_reference
+from prizm.secrets import ResolvedValue, SecretSource, SecretValue
+
+__all__ = [
+    "PrizmError",
+    "Reference",
+    "ResolvedValue",
+    "SecretSource",
+    "SecretValue",
+    "parse_reference",
+]
+
+__version__ = "0.1.0"

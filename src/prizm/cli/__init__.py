@@ -1,0 +1,1 @@
+"""The ``prizm`` command line."""

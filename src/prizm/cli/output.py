@@ -1,0 +1,60 @@
+"""Printing results and errors: Rich for people, JSON with ``--json``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from prizm import redaction
+from prizm.errors import PrizmError
+
+__all__ = ["State", "emit", "print_error", "state"]
+
+
+@dataclass
+class State:
+    """Options that apply to every command of one invocation."""
+
+    json: bool = False
+
+
+state = State()
+
+# Emoji codes are off: an ARN contains ":secret:", which Rich would draw as an emoji.
+stdout = Console(highlight=False, soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+def json_mode(local: bool) -> bool:
+    return local or state.json
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on standard output."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def emit(data: Any, render: Callable[[], None], *, as_json: bool) -> None:
+    """Print ``data`` as JSON, or call ``render`` to print it for people."""
+    if json_mode(as_json):
+        print_json(data)
+    else:
+        render()
+
+
+def print_error(error: PrizmError, *, as_json: bool) -> None:
+    """Print an error as ``error[<code>]: <message>`` on stderr, or as JSON."""
+    if json_mode(as_json):
+        data = error.to_dict()
+        data["message"] = redaction.scrub(data["message"])
+        print_json({"error": data})
+        return
+    line = f"error[{error.code}]: {redaction.scrub(error.text)}"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,49 @@
+"""``prizm secret get``: print one resolved value, for scripts (like ``op read``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from prizm.cli.context import resolver
+from prizm.cli.output import json_mode, print_json
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Read secrets through an integration.", no_args_is_help=True)
+
+
+@app.command("get")
+def get(
+    reference: Annotated[
+        str,
+        typer.Argument(help="Reference such as vault://aws/prizm/snowflake#password."),
+    ],
+    no_newline: Annotated[
+        bool,
+        typer.Option("--no-newline", "-n", help="Print no newline after the value."),
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the value and its source as JSON.")
+    ] = False,
+) -> None:
+    """Print the value a reference resolves to. This is the one command that does."""
+    resolution = resolver().resolve({"value": reference})
+    outcome = resolution.values.get("value")
+    if outcome is None:
+        raise resolution.errors["value"]
+    if json_mode(json_output):
+        print_json(
+            {
+                "reference": reference,
+                "value": outcome.value.reveal(),
+                "source": outcome.source.to_dict(),
+            }
+        )
+        return
+    sys.stdout.write(outcome.value.reveal())
+    if not no_newline:
+        sys.stdout.write("\n")
+    sys.stdout.flush()

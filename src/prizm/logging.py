@@ -1,0 +1,124 @@
+"""One logging setup for the whole package, with secret values masked.
+
+``RedactingFilter`` masks every value registered in ``prizm.redaction`` in a record's
+message, arguments and exception text, so a value never reaches a handler in any of
+the forms the registry knows. Tracebacks are rendered by the standard library
+formatter, which never prints local variables.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+from prizm import redaction
+
+__all__ = ["JsonFormatter", "KeyValueFormatter", "RedactingFilter", "configure_logging"]
+
+_STANDARD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
+) | {"message", "asctime"}
+
+
+class RedactingFilter(logging.Filter):
+    """Mask registered secret values in a record before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg = redaction.scrub(message)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = "".join(traceback.format_exception(*record.exc_info))
+            record.exc_text = redaction.scrub(text)
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redaction.scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redaction.scrub(record.stack_info)
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD_ATTRIBUTES and isinstance(value, str):
+                setattr(record, name, redaction.scrub(value))
+        return True
+
+
+class KeyValueFormatter(logging.Formatter):
+    """Format records as ``time level logger message key=value ...``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(
+            timespec="milliseconds"
+        )
+        line = f"{stamp} {record.levelname:<7} {record.name} {record.getMessage()}"
+        extras = _extras(record)
+        if extras:
+            line += " " + " ".join(f"{key}={value}" for key, value in extras.items())
+        if record.exc_text:
+            line += "\n" + record.exc_text.rstrip("\n")
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """Format records as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        data.update(_extras(record))
+        if record.exc_text:
+            data["exception"] = record.exc_text
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in vars(record).items()
+        if name not in _STANDARD_ATTRIBUTES and not name.startswith("_")
+    }
+
+
+def install_filter(handler: logging.Handler) -> None:
+    """Add the redacting filter to ``handler`` unless it has one."""
+    if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
+        handler.addFilter(RedactingFilter())
+
+
+def configure_logging(verbosity: int = 0, *, json_format: bool | None = None) -> None:
+    """Send Prizm's logs to standard error, masked, at a level set by ``verbosity``.
+
+    ``PRIZM_LOG_LEVEL`` overrides the level and ``PRIZM_LOG_FORMAT=json`` selects
+    JSON lines. Calling it again replaces the handler instead of adding one.
+    """
+    level_name = os.environ.get("PRIZM_LOG_LEVEL")
+    if level_name:
+        level = logging.getLevelName(level_name.upper())
+        if not isinstance(level, int):
+            level = logging.WARNING
+    else:
+        level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    if json_format is None:
+        json_format = os.environ.get("PRIZM_LOG_FORMAT", "").lower() == "json"
+
+    logger = logging.getLogger("prizm")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_prizm", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._prizm = True  # type: ignore[attr-defined]
+    handler.setFormatter(JsonFormatter() if json_format else KeyValueFormatter())
+    install_filter(handler)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False

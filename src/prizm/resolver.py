@@ -1,0 +1,233 @@
+"""Resolving many references at once, with the fewest round trips.
+
+``Resolver.resolve`` takes labelled references (a connector's fields, the lines of an
+env file), parses them all first, groups them by integration and by secret and
+version, asks each provider to plan its calls (batches where the vault has them),
+runs every call of every integration concurrently on a bounded thread pool, and then
+extracts each ``#key`` from the fetched documents. Each distinct secret version is
+fetched once, so all fields naming one secret get values from one version. One failing
+reference never blanks the others: every label gets a value or a typed error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from prizm.errors import PrizmError, ServiceError
+from prizm.integrations import IntegrationService
+from prizm.metrics import metrics
+from prizm.providers.base import FetchCall, FetchOutcome, Provider, SecretRequest
+from prizm.references import LookupContext, Reference, extract_value, parse_reference
+from prizm.secrets import FetchedSecret, ResolvedValue, SecretValue
+
+__all__ = ["Resolution", "Resolver", "shared_executor"]
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_CALLS = 16
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def shared_executor() -> ThreadPoolExecutor:
+    """Return the process's pool for vault calls, bounded to 16 at once."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="prizm-fetch"
+            )
+        return _executor
+
+
+@dataclass
+class Resolution:
+    """The outcome for every label: a resolved value or a typed error."""
+
+    outcomes: dict[str, ResolvedValue | PrizmError] = field(default_factory=dict)
+    seconds: float = 0.0
+    calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(not isinstance(o, PrizmError) for o in self.outcomes.values())
+
+    @property
+    def errors(self) -> dict[str, PrizmError]:
+        return {
+            label: outcome
+            for label, outcome in self.outcomes.items()
+            if isinstance(outcome, PrizmError)
+        }
+
+    @property
+    def values(self) -> dict[str, ResolvedValue]:
+        return {
+            label: outcome
+            for label, outcome in self.outcomes.items()
+            if isinstance(outcome, ResolvedValue)
+        }
+
+
+@dataclass
+class _Pending:
+    label: str
+    reference: Reference
+    text: str
+    provider: Provider
+    request: SecretRequest
+
+
+class Resolver:
+    """Resolves references through the integrations of one store."""
+
+    def __init__(
+        self,
+        integrations: IntegrationService,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.integrations = integrations
+        self._executor = executor
+
+    def parse(self, references: Mapping[str, str]) -> dict[str, Reference | PrizmError]:
+        """Parse and validate every reference against its integration, no fetching."""
+        parsed: dict[str, Reference | PrizmError] = {}
+        for label, text in references.items():
+            try:
+                reference = parse_reference(text)
+                provider = self.integrations.provider(reference.integration)
+                provider.request_for(reference)
+            except PrizmError as error:
+                parsed[label] = _with_reference(error, text)
+                continue
+            parsed[label] = reference
+        return parsed
+
+    def resolve(self, references: Mapping[str, str]) -> Resolution:
+        """Resolve every labelled reference; see the module docstring for the plan."""
+        started = time.perf_counter()
+        resolution = Resolution()
+        pending: list[_Pending] = []
+        providers: dict[str, Provider] = {}
+
+        for label, text in references.items():
+            try:
+                reference = parse_reference(text)
+                provider = providers.get(reference.integration)
+                if provider is None:
+                    provider = self.integrations.provider(reference.integration)
+                    providers[reference.integration] = provider
+                request = provider.request_for(reference)
+            except PrizmError as error:
+                resolution.outcomes[label] = _with_reference(error, text)
+                continue
+            pending.append(_Pending(label, reference, text, provider, request))
+
+        fetched = self._fetch(pending, resolution)
+
+        for item in pending:
+            outcome = fetched.get((item.provider.name, item.request))
+            if outcome is None:
+                outcome = ServiceError(
+                    f"The provider returned no outcome for secret "
+                    f"'{item.request.name}'.",
+                    hint="Retry; if it persists, report it with the Prizm version.",
+                    integration=item.provider.name,
+                    location=item.provider.location(),
+                )
+            resolution.outcomes[item.label] = _extract(item, outcome)
+
+        resolution.seconds = time.perf_counter() - started
+        metrics.record_resolution(resolution.seconds)
+        log.debug(
+            "resolved references=%d secrets=%d calls=%d errors=%d seconds=%.4f",
+            len(references),
+            len({(p.provider.name, p.request) for p in pending}),
+            resolution.calls,
+            len(resolution.errors),
+            resolution.seconds,
+        )
+        # Keep the original order of labels.
+        resolution.outcomes = {
+            label: resolution.outcomes[label] for label in references
+        }
+        return resolution
+
+    def _fetch(
+        self, pending: list[_Pending], resolution: Resolution
+    ) -> dict[tuple[str, SecretRequest], FetchOutcome]:
+        by_provider: dict[str, tuple[Provider, list[SecretRequest]]] = {}
+        for item in pending:
+            entry = by_provider.setdefault(item.provider.name, (item.provider, []))
+            if item.request not in entry[1]:
+                entry[1].append(item.request)
+
+        planned: list[tuple[Provider, FetchCall]] = []
+        for provider, requests in by_provider.values():
+            planned += [(provider, call) for call in provider.plan_fetch(requests)]
+        resolution.calls = len(planned)
+
+        results: dict[tuple[str, SecretRequest], FetchOutcome] = {}
+        if len(planned) == 1:
+            # One call: run it on this thread, saving a thread hand-off.
+            provider, call = planned[0]
+            results.update(_run(provider, call))
+            return results
+
+        executor = self._executor or shared_executor()
+        futures: list[
+            tuple[Provider, Future[dict[tuple[str, SecretRequest], FetchOutcome]]]
+        ] = [
+            (provider, executor.submit(_run, provider, call))
+            for provider, call in planned
+        ]
+        for provider, future in futures:
+            try:
+                results.update(future.result())
+            except Exception as exc:  # noqa: BLE001 - a provider bug must not abort the run
+                # Requests of this call get "no outcome" errors below. Only the class
+                # name is logged because an unexpected message could quote data.
+                log.error(
+                    "fetch call failed integration=%s error=%s",
+                    provider.name,
+                    exc.__class__.__name__,
+                )
+        return results
+
+
+def _run(
+    provider: Provider, call: FetchCall
+) -> dict[tuple[str, SecretRequest], FetchOutcome]:
+    outcomes = call()
+    return {(provider.name, request): outcome for request, outcome in outcomes.items()}
+
+
+def _with_reference(error: PrizmError, text: str) -> PrizmError:
+    if error.reference is not None:
+        return error
+    return error.for_reference(text)
+
+
+def _extract(item: _Pending, outcome: FetchOutcome) -> ResolvedValue | PrizmError:
+    if isinstance(outcome, PrizmError):
+        return _with_reference(outcome, item.text)
+    assert isinstance(outcome, FetchedSecret)
+    context = LookupContext(item.text, item.provider.name, item.provider.location())
+    try:
+        text = extract_value(outcome.document.reveal(), item.reference.key, context)
+    except PrizmError as error:
+        return error
+    metadata: dict[str, Any] = {}
+    return ResolvedValue(
+        reference=item.text,
+        value=SecretValue(text),
+        source=outcome.source,
+        metadata=metadata,
+    )

@@ -1,0 +1,92 @@
+"""Opening the store: engine, schema migrations and sessions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from prizm.errors import StoreError
+
+__all__ = ["create_store_engine", "migrate", "session_scope"]
+
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def create_store_engine(url: str) -> Engine:
+    """Create an engine for ``url``. SQLite gets WAL, foreign keys, a busy timeout."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False})
+            event.listen(engine, "connect", _configure_sqlite)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(
+            f"The store URL {_safe_url(url)} cannot be used: {exc.__class__.__name__}.",
+            hint="Set PRIZM_DATABASE_URL to a SQLAlchemy URL such as "
+            "postgresql+psycopg://user@host/prizm, or unset it to use SQLite.",
+        ) from None
+    return engine
+
+
+def _safe_url(url: str) -> str:
+    """Return the URL with any password replaced, for error messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return "(unparsable URL)"
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest migration, once per engine URL and process."""
+    key = str(engine.url)
+    with _migrate_lock:
+        if key in _migrated:
+            return
+        config = Config()
+        config.set_main_option("script_location", "prizm.store:migrations")
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"The store at {_safe_url(key)} could not be migrated: "
+                f"{exc.__class__.__name__}.",
+                hint="Check that the database is reachable and that Prizm may create "
+                "tables in it.",
+            ) from None
+        _migrated.add(key)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Yield a session that commits on success and rolls back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

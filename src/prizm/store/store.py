@@ -1,0 +1,81 @@
+"""The store: one object that owns the engine, the master key and the repositories."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from prizm.config import database_url
+from prizm.store.connectors import ConnectorRepository
+from prizm.store.crypto import MasterKey, load_master_key
+from prizm.store.database import create_store_engine, migrate
+from prizm.store.integrations import IntegrationRepository
+from prizm.store.runs import RunRepository
+
+__all__ = ["Store", "open_store"]
+
+
+class Store:
+    """Access to integrations, connectors and runs in one SQLAlchemy database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = sessionmaker(
+            engine, expire_on_commit=False
+        )
+        self._key_lock = threading.Lock()
+        self._keys: list[MasterKey] | None = None
+
+    def master_keys(self) -> list[MasterKey]:
+        """Return the master keys, the one used for new seals first."""
+        with self._key_lock:
+            if self._keys is None:
+                self._keys = [load_master_key()]
+            return self._keys
+
+    @cached_property
+    def integrations(self) -> IntegrationRepository:
+        return IntegrationRepository(self)
+
+    @cached_property
+    def connectors(self) -> ConnectorRepository:
+        return ConnectorRepository(self)
+
+    @cached_property
+    def runs(self) -> RunRepository:
+        return RunRepository(self)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+_stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open (and migrate) the store at ``url``, or at the configured location.
+
+    Stores are shared per URL within a process, so the CLI, the web server and job
+    runs in one process use one engine and one connection pool.
+    """
+    url = url or database_url()
+    with _stores_lock:
+        store = _stores.get(url)
+        if store is None:
+            engine = create_store_engine(url)
+            migrate(engine)
+            store = Store(engine)
+            _stores[url] = store
+        return store
+
+
+def reset_stores() -> None:
+    """Close every open store. Tests call this when they change PRIZM_HOME."""
+    with _stores_lock:
+        for store in _stores.values():
+            store.close()
+        _stores.clear()
