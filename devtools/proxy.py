@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Fault", "FaultProxy", "aws_error"]
+__all__ = ["Fault", "FaultProxy", "aws_error", "aws_query_error"]
 
 
 def aws_error(code: str, message: str, status: int = 400) -> Fault:
@@ -31,6 +31,16 @@ def aws_error(code: str, message: str, status: int = 400) -> Fault:
             "x-amzn-ErrorType": code,
         },
     )
+
+
+def aws_query_error(code: str, message: str, status: int = 403) -> Fault:
+    """Return a fault answering like an AWS query-protocol (XML) error, as STS does."""
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type>"
+        f"<Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>prizm-fault-proxy</RequestId></ErrorResponse>"
+    )
+    return Fault(status=status, body=body, headers={"Content-Type": "text/xml"})
 
 
 @dataclass

@@ -18,7 +18,22 @@ from typing import Any
 
 from prizm import redaction
 
-__all__ = ["JsonFormatter", "KeyValueFormatter", "RedactingFilter", "configure_logging"]
+__all__ = [
+    "JsonFormatter",
+    "KeyValueFormatter",
+    "PayloadFilter",
+    "RedactingFilter",
+    "configure_logging",
+    "protect_sdk_loggers",
+]
+
+SDK_PAYLOAD_LOGGERS = ("botocore.endpoint", "botocore.parsers")
+"""SDK loggers whose DEBUG records print whole request or response bodies.
+
+botocore 1.44 logs "Making request ... with params" (PutSecretValue's SecretString)
+and "Response body" (GetSecretValue's SecretString) before Prizm has seen, let alone
+registered, the value, so masking cannot work there and the payload is dropped.
+"""
 
 _STANDARD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
@@ -47,6 +62,28 @@ class RedactingFilter(logging.Filter):
             if name not in _STANDARD_ATTRIBUTES and isinstance(value, str):
                 setattr(record, name, redaction.scrub(value))
         return True
+
+
+class PayloadFilter(logging.Filter):
+    """Drop the body from SDK debug records that print request or response payloads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        template = record.msg if isinstance(record.msg, str) else ""
+        lowered = template.lower()
+        if "body" in lowered or "params" in lowered:
+            head = template.split("%", 1)[0].rstrip(" :\n")
+            record.msg = f"{head}: (payload omitted by Prizm: it may contain secrets)"
+            record.args = None
+        return True
+
+
+def protect_sdk_loggers() -> None:
+    """Attach the payload and redacting filters to the SDK loggers that need them."""
+    for name in SDK_PAYLOAD_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, PayloadFilter) for f in logger.filters):
+            logger.addFilter(PayloadFilter())
+            logger.addFilter(RedactingFilter())
 
 
 class KeyValueFormatter(logging.Formatter):

@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from devtools.proxy import Fault, FaultProxy, aws_error
 
+from devtools.proxy import Fault, FaultProxy, aws_error
 from prizm.errors import PrizmError
 from prizm.integrations import IntegrationService
 from prizm.resolver import Resolver

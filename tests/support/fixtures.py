@@ -13,8 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
-from devtools.servers import MotoServer
 
+from devtools.servers import MotoServer
 from prizm import redaction
 from prizm.cli.output import state
 from prizm.integrations import forget_all_providers
@@ -79,10 +79,10 @@ def leak_scan(
     if request.node.get_closest_marker("reveals_values") is None:
         CANARIES.scan(captured.out, "standard output")
     CANARIES.scan(captured.err, "standard error")
-    CANARIES.scan(caplog.text, "log records")
-    for record in caplog.records:
-        if record.exc_info and record.exc_info[1] is not None:
-            CANARIES.scan(repr(record.exc_info[1]), "a logged exception")
+    formatter = logging.Formatter("%(name)s %(message)s")
+    for phase in ("setup", "call", "teardown"):
+        for record in caplog.get_records(phase):  # type: ignore[arg-type]
+            CANARIES.scan(formatter.format(record), f"a log record of {record.name}")
     CANARIES.scan_tree(prizm_home, "the Prizm home directory")
 
 

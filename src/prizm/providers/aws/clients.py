@@ -16,11 +16,14 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials
 
+from prizm.logging import protect_sdk_loggers
 from prizm.providers.aws.settings import AwsSettings
 
 __all__ = ["AwsClients"]
 
 USER_AGENT = "prizm/0.1"
+
+protect_sdk_loggers()
 ASSUME_ROLE_SECONDS = 3600
 
 
