@@ -1,0 +1,92 @@
+"""Helpers for Azure Key Vault tests: integrations on the fake, and resolving."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from prizm.errors import PrizmError
+from prizm.integrations import IntegrationService
+from prizm.resolver import Resolver
+from prizm.store import open_store
+from tests.support.azure_fake import AzureFake, TlsFiles
+from tests.support.fixtures import run_cli
+
+__all__ = ["App", "AzureFixture", "error_of", "resolve", "resolve_one", "resolver"]
+
+
+@dataclass
+class App:
+    """An app registration in the fake tenant."""
+
+    client_id: str
+    client_secret: str
+
+
+@dataclass
+class AzureFixture:
+    """The running fake and helpers to add integrations through the CLI."""
+
+    fake: AzureFake
+    tls: TlsFiles
+    app: App
+
+    def add_integration(
+        self,
+        name: str | None = None,
+        *,
+        auth: str = "client-secret",
+        client_secret: str | None = None,
+        vault_url: str | None = None,
+        ca_bundle: Path | None = None,
+        **options: str,
+    ) -> str:
+        """Add an integration on the fake with the CLI; return its name."""
+        args = ["integration", "add", "azure"]
+        if name:
+            args.append(name)
+        args += [
+            "--vault-url",
+            vault_url or self.fake.vault_url,
+            "--auth",
+            auth,
+            "--ca-bundle",
+            str(ca_bundle or self.tls.ca),
+        ]
+        stdin = ""
+        if auth in ("client-secret", "client-certificate"):
+            args += ["--tenant-id", self.fake.login.tenant_id]
+            args += ["--client-id", options.pop("client_id", self.app.client_id)]
+        if auth in ("client-secret", "client-certificate", "default"):
+            args += ["--authority-host", self.fake.authority]
+        if auth == "client-secret":
+            args.append("--client-secret-stdin")
+            stdin = (client_secret or self.app.client_secret) + "\n"
+        if auth == "client-certificate":
+            args += ["--certificate-file", str(self.tls.client_pem)]
+        for option, value in options.items():
+            args += [f"--{option.replace('_', '-')}", value]
+        result = run_cli(args, stdin=stdin)
+        assert result.status == 0, result.err
+        return name or "azure"
+
+
+def resolver() -> Resolver:
+    return Resolver(IntegrationService(open_store()))
+
+
+def resolve(references: dict[str, str]) -> dict[str, object]:
+    return dict(resolver().resolve(references).outcomes)
+
+
+def resolve_one(reference: str) -> str:
+    outcome = resolver().resolve({"field": reference}).outcomes["field"]
+    if isinstance(outcome, PrizmError):
+        raise outcome
+    return outcome.value.reveal()
+
+
+def error_of(reference: str) -> PrizmError:
+    outcome = resolver().resolve({"field": reference}).outcomes["field"]
+    assert isinstance(outcome, PrizmError), "expected an error"
+    return outcome
