@@ -55,7 +55,8 @@ class AzureFixture:
         ]
         stdin = ""
         if auth in ("client-secret", "client-certificate"):
-            args += ["--tenant-id", self.fake.login.tenant_id]
+            tenant = options.pop("tenant_id_override", self.fake.login.tenant_id)
+            args += ["--tenant-id", tenant]
             args += ["--client-id", options.pop("client_id", self.app.client_id)]
         if auth in ("client-secret", "client-certificate", "default"):
             args += ["--authority-host", self.fake.authority]
@@ -63,7 +64,12 @@ class AzureFixture:
             args.append("--client-secret-stdin")
             stdin = (client_secret or self.app.client_secret) + "\n"
         if auth == "client-certificate":
-            args += ["--certificate-file", str(self.tls.client_pem)]
+            certificate = options.pop("certificate_file", str(self.tls.client_pem))
+            args += ["--certificate-file", certificate]
+        if auth == "default":
+            # The Azure CLI member runs the az program, which would use a real
+            # login if one is installed on the machine.
+            args += ["--exclude-credential", "azure-cli"]
         for option, value in options.items():
             args += [f"--{option.replace('_', '-')}", value]
         result = run_cli(args, stdin=stdin)

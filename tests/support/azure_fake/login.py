@@ -5,8 +5,9 @@ Entra ID (what MSAL calls for client-secret and client-certificate sign-in):
 * ``GET /{tenant}/v2.0/.well-known/openid-configuration``: OpenID metadata, whose
   ``token_endpoint`` MSAL then uses.
 * ``POST /{tenant}/oauth2/v2.0/token``: the client credentials grant, with
-  ``client_secret`` or a signed ``client_assertion`` JWT. Errors carry AADSTS codes
-  as the real service does.
+  ``client_secret``, a ``client_assertion`` JWT signed with a registered
+  certificate, or a trusted federated token. Errors carry AADSTS codes as the real
+  service does.
 
 Managed identity, App Service style (``IDENTITY_ENDPOINT`` and ``IDENTITY_HEADER``):
 
@@ -63,6 +64,7 @@ class FakeLogin:
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     _secrets: dict[str, str] = field(default_factory=dict)
     _certificates: dict[str, tuple[str, x509.Certificate]] = field(default_factory=dict)
+    _federated: dict[str, str] = field(default_factory=dict)
     _tokens: dict[str, Token] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,6 +78,11 @@ class FakeLogin:
         for digest in (hashlib.sha1(der).digest(), hashlib.sha256(der).digest()):
             thumbprint = base64.urlsafe_b64encode(digest).decode().rstrip("=")
             self._certificates[thumbprint] = (client_id, certificate)
+
+    def add_app_federated_token(self, client_id: str, assertion: str) -> None:
+        """Trust ``assertion`` for ``client_id``, as a federated identity credential
+        trusts a Kubernetes service account token (workload identity)."""
+        self._federated[assertion] = client_id
 
     def token(self, value: str) -> Token | None:
         with self._lock:
@@ -213,11 +220,16 @@ class FakeLogin:
         if form.get("client_assertion_type") != ASSERTION_TYPE:
             return invalid
         assertion = form["client_assertion"]
+        federated = self._federated.get(assertion)
+        if federated is not None:
+            return federated if federated == form.get("client_id") else invalid
         try:
             header = jwt.get_unverified_header(assertion)
         except jwt.PyJWTError:
             return invalid
-        thumbprint = header.get("x5t#S256") or header.get("x5t") or ""
+        thumbprint = str(header.get("x5t#S256") or header.get("x5t") or "")
+        # MSAL pads the base64 thumbprint; compare the unpadded URL-safe form.
+        thumbprint = thumbprint.rstrip("=").replace("+", "-").replace("/", "_")
         registered = self._certificates.get(thumbprint)
         if registered is None:
             return invalid

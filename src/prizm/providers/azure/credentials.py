@@ -30,7 +30,7 @@ from azure.identity import (
 from prizm import redaction
 from prizm.providers.azure.settings import AzureSettings
 
-__all__ = ["USER_AGENT", "build_credential", "http_options"]
+__all__ = ["USER_AGENT", "authority_options", "build_credential", "http_options"]
 
 USER_AGENT = "prizm/0.1"
 
@@ -77,7 +77,8 @@ def http_options(settings: AzureSettings) -> dict[str, Any]:
     return options
 
 
-def _authority_options(settings: AzureSettings) -> dict[str, Any]:
+def authority_options(settings: AzureSettings) -> dict[str, Any]:
+    """Return the credential options that select the Microsoft Entra authority."""
     authority = settings.authority()
     if authority is None:
         return {}
@@ -99,7 +100,7 @@ def build_credential(settings: AzureSettings) -> TokenCredential:
     if settings.auth == "managed-identity":
         return ManagedIdentityCredential(client_id=settings.client_id, **options)
 
-    options.update(_authority_options(settings))
+    options.update(authority_options(settings))
     if settings.auth == "client-secret":
         assert settings.tenant_id and settings.client_id and settings.client_secret
         secret = settings.client_secret.get_secret_value()

@@ -20,7 +20,9 @@ from typing import Any
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
+    DecodeError,
     HttpResponseError,
+    ResourceNotFoundError,
     ServiceRequestError,
     ServiceRequestTimeoutError,
     ServiceResponseError,
@@ -107,6 +109,8 @@ class KeyVaultError:
     def from_exception(cls, exc: HttpResponseError) -> KeyVaultError:
         response = exc.response
         status = int(exc.status_code or getattr(response, "status_code", 0) or 0)
+        if status == 0 and isinstance(exc, ResourceNotFoundError):
+            status = 404
         retry_after = None
         body: Any = None
         if response is not None:
@@ -223,8 +227,24 @@ def _map(exc: BaseException, context: AzureErrorContext) -> PrizmError:
             hint=_credentials_hint(context),
             **context.fields(),
         )
+    if isinstance(exc, DecodeError):
+        return ServiceError(
+            f"Key Vault's answer to {context.operation} could not be decoded "
+            f"{context.where()}.",
+            hint="Check that the vault URL points to Azure Key Vault and not to a "
+            "proxy or login page.",
+            **context.fields(),
+        )
     if isinstance(exc, HttpResponseError):
-        return map_response_error(KeyVaultError.from_exception(exc), context)
+        response = KeyVaultError.from_exception(exc)
+        if response.status == 0:
+            return ServiceError(
+                f"{context.operation} on {context.target()} failed without an HTTP "
+                f"status ({exc.__class__.__name__}) {context.where()}.",
+                hint="Retry; if it persists, check the network path to the vault.",
+                **context.fields(),
+            )
+        return map_response_error(response, context)
     if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
         limit = f" within {context.read_timeout:g} s" if context.read_timeout else ""
         return RequestTimeout(
