@@ -155,7 +155,7 @@ def _azure_values(
         unknown = [name for name in members if name not in CHAIN_MEMBERS]
         if unknown:
             raise UsageError(
-                f"--exclude-credential does not know {', '.join(unknown)}.",
+                f"Unknown --exclude-credential value: {', '.join(unknown)}.",
                 hint=f"Use one of: {', '.join(CHAIN_MEMBERS)}.",
             )
         excluded = tuple(dict.fromkeys(members))
@@ -294,6 +294,7 @@ def update_azure(
     one."""
     service = integration_service()
     record = service.get(name)
+
     if record.type != "azure":
         raise UsageError(
             f"Integration '{name}' is of type {record.type}, not azure.",
@@ -314,6 +315,7 @@ def update_azure(
         read_timeout=read_timeout,
         max_retries=max_retries,
     )
+
     clear: list[str] = list(NOT_TAKEN[auth]) if auth is not None else []
     if exclude_credential is not None and values["exclude_credentials"] == ():
         clear.append("exclude_credentials")
@@ -322,6 +324,7 @@ def update_azure(
         if value == "":
             clear.append(field)
             values[field] = None
+
     updated = service.update(name, values, clear=clear)
     view = service.view(updated)
     emit(

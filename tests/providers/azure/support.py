@@ -10,9 +10,29 @@ from prizm.integrations import IntegrationService
 from prizm.resolver import Resolver
 from prizm.store import open_store
 from tests.support.azure_fake import AzureFake, TlsFiles
+from tests.support.canaries import CANARIES
 from tests.support.fixtures import run_cli
 
-__all__ = ["App", "AzureFixture", "error_of", "resolve", "resolve_one", "resolver"]
+__all__ = [
+    "KEY_PASSWORD",
+    "MANAGED_IDENTITY",
+    "USER_ASSIGNED",
+    "App",
+    "AzureFixture",
+    "error_of",
+    "resolve",
+    "resolve_one",
+    "resolver",
+]
+
+KEY_PASSWORD = CANARIES.make("key-password")
+"""Password of the encrypted client key; a canary, so the leak scan looks for it."""
+
+MANAGED_IDENTITY = "9a3b1c2d-0000-4000-8000-00000000a001"
+"""Client ID of the system-assigned managed identity of the fake's App Service."""
+
+USER_ASSIGNED = "9a3b1c2d-0000-4000-8000-00000000a002"
+"""Client ID of a user-assigned managed identity of the fake's App Service."""
 
 
 @dataclass
@@ -39,6 +59,7 @@ class AzureFixture:
         client_secret: str | None = None,
         vault_url: str | None = None,
         ca_bundle: Path | None = None,
+        certificate_password: str | None = None,
         **options: str,
     ) -> str:
         """Add an integration on the fake with the CLI; return its name."""
@@ -66,6 +87,9 @@ class AzureFixture:
         if auth == "client-certificate":
             certificate = options.pop("certificate_file", str(self.tls.client_pem))
             args += ["--certificate-file", certificate]
+            if certificate_password is not None:
+                args.append("--certificate-password-stdin")
+                stdin = certificate_password + "\n"
         if auth == "default":
             # The Azure CLI member runs the az program, which would use a real
             # login if one is installed on the machine.

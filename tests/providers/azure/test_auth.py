@@ -14,21 +14,15 @@ import pytest
 
 from prizm.integrations import IntegrationService
 from prizm.store import open_store
-from tests.providers.azure.support import AzureFixture, error_of, resolve_one
+from tests.providers.azure.support import (
+    KEY_PASSWORD,
+    MANAGED_IDENTITY,
+    USER_ASSIGNED,
+    AzureFixture,
+    error_of,
+    resolve_one,
+)
 from tests.support.canaries import Canaries
-
-MANAGED_IDENTITY = "9a3b1c2d-0000-4000-8000-00000000a001"
-USER_ASSIGNED = "9a3b1c2d-0000-4000-8000-00000000a002"
-
-
-@pytest.fixture
-def app_service(azure: AzureFixture, monkeypatch: pytest.MonkeyPatch) -> AzureFixture:
-    """App Service's managed identity endpoint, served by the fake on loopback."""
-    monkeypatch.setenv("IDENTITY_ENDPOINT", azure.fake.identity_endpoint)
-    monkeypatch.setenv("IDENTITY_HEADER", azure.fake.login.identity_header)
-    azure.fake.login.system_identity = MANAGED_IDENTITY
-    azure.fake.login.user_identities.add(USER_ASSIGNED)
-    return azure
 
 
 class TestClientCertificate:
@@ -40,6 +34,30 @@ class TestClientCertificate:
         azure.add_integration(auth="client-certificate")
 
         assert resolve_one("vault://azure/s") == "by-certificate"
+
+    def test_encrypted_key_with_password(self, azure: AzureFixture) -> None:
+        azure.fake.login.add_app_certificate(
+            azure.app.client_id, azure.tls.client_certificate
+        )
+        azure.fake.vault.set_secret("s", "by-encrypted-key")
+        azure.add_integration(
+            auth="client-certificate",
+            certificate_file=str(azure.tls.encrypted_client_pem),
+            certificate_password=KEY_PASSWORD,
+        )
+
+        assert resolve_one("vault://azure/s") == "by-encrypted-key"
+
+    def test_encrypted_key_without_password(self, azure: AzureFixture) -> None:
+        azure.add_integration(
+            auth="client-certificate",
+            certificate_file=str(azure.tls.encrypted_client_pem),
+        )
+
+        error = error_of("vault://azure/s")
+
+        assert error.code == "invalid_credentials"
+        assert "--certificate-password-stdin" in error.text
 
     def test_unregistered_certificate(self, azure: AzureFixture) -> None:
         azure.add_integration(auth="client-certificate")

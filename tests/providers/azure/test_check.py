@@ -129,6 +129,28 @@ class TestSteps:
         assert "prizm-db" in report.steps[2].detail
 
 
+class TestIdentities:
+    def test_managed_identity(self, app_service: AzureFixture) -> None:
+        app_service.fake.vault.set_secret("s", "v")
+        app_service.add_integration(auth="managed-identity")
+
+        report = run_test(secrets=("s",))
+
+        assert report.ok, report.to_dict()
+        assert (
+            "managed-identity credential got an access token" in report.steps[1].detail
+        )
+
+    def test_default_chain_without_source(self, azure: AzureFixture) -> None:
+        azure.add_integration(auth="default", exclude_credential="managed-identity")
+
+        report = run_test(secrets=("s",))
+
+        assert report.steps[1].status == "failed"
+        assert report.steps[1].code == "invalid_credentials"
+        assert report.steps[2].status == "skipped"
+
+
 class TestFailures:
     def test_wrong_client_secret_skips_secrets(
         self, azure: AzureFixture, canaries: Canaries

@@ -325,3 +325,14 @@ class TestProcess:
 
         assert result.status == 0, result.err
         assert "Result: passed" in result.out
+
+    def test_failure_prints_one_line(
+        self, azure: AzureFixture, canaries: Canaries
+    ) -> None:
+        azure.add_integration(client_secret=canaries.make("wrong"))
+
+        result = run_cli_process(["secret", "get", "vault://azure/db"])
+
+        assert result.status == 1
+        assert result.err.startswith("error[invalid_credentials]: ")
+        assert len(result.err.strip().splitlines()) == 1

@@ -99,7 +99,7 @@ class TestAuthFields:
         with pytest.raises(ValidationError) as caught:
             settings(auth="client-secret", tenant_id=TENANT)
 
-        assert "client id and client secret" in str(caught.value)
+        assert "client ID and client secret" in str(caught.value)
 
     def test_client_secret_is_secret(self) -> None:
         model = settings(

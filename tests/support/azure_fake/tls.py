@@ -29,6 +29,7 @@ class TlsFiles:
     server_key: Path
     client_pem: Path
     client_certificate: x509.Certificate
+    encrypted_client_pem: Path
     other_ca: Path
 
 
@@ -75,8 +76,12 @@ def _ca(common_name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     return key, certificate
 
 
-def make_tls_files(directory: Path) -> TlsFiles:
-    """Write a CA, a loopback server certificate and a client PEM to ``directory``."""
+def make_tls_files(directory: Path, key_password: str) -> TlsFiles:
+    """Write a CA, a loopback server certificate and client PEMs to ``directory``.
+
+    The client's key is written twice: unencrypted, and encrypted with
+    ``key_password``.
+    """
     ca_key, ca_certificate = _ca("Prizm test CA")
     server_key = _key()
     server_certificate = (
@@ -106,11 +111,18 @@ def make_tls_files(directory: Path) -> TlsFiles:
         server_key=directory / "server-key.pem",
         client_pem=directory / "client.pem",
         client_certificate=client_certificate,
+        encrypted_client_pem=directory / "client-encrypted.pem",
         other_ca=directory / "other-ca.pem",
     )
     files.ca.write_bytes(_pem(ca_certificate))
     files.server_certificate.write_bytes(_pem(server_certificate))
     files.server_key.write_bytes(_key_pem(server_key))
     files.client_pem.write_bytes(_key_pem(client_key) + _pem(client_certificate))
+    encrypted_key = client_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(key_password.encode("utf-8")),
+    )
+    files.encrypted_client_pem.write_bytes(encrypted_key + _pem(client_certificate))
     files.other_ca.write_bytes(_pem(other_ca))
     return files

@@ -1,6 +1,6 @@
 """Test Connection for Azure Key Vault, step by step.
 
-The steps: the vault answers an anonymous call with its bearer challenge (which
+The steps: the vault returns its bearer challenge to an anonymous call (which
 names its tenant and the token scope), the credential gets a token for that scope,
 and each named secret is read with Get Secret, its attributes checked (enabled,
 ``nbf``, ``exp``) and its JSON keys listed. Only the named secrets are read, so an
@@ -96,7 +96,7 @@ def _check_vault(provider: AzureProvider, report: TestReport) -> Challenge | Non
         TestStep(
             "Key Vault",
             "ok",
-            f"{vault_url} answers; it accepts tokens of tenant "
+            f"{vault_url} responds and accepts tokens of tenant "
             f"{challenge.tenant_id or '(any)'} for {challenge.scope}.",
             data={"tenant_id": challenge.tenant_id, "scope": challenge.scope},
         )

@@ -7,6 +7,7 @@ uses the same client, connection pool and cached token.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -25,6 +26,12 @@ from prizm.providers.azure.settings import AzureSettings
 __all__ = ["AzureClients", "Challenge"]
 
 CHALLENGE_PARAMETER = re.compile(r'(\w+)="([^"]*)"')
+
+# azure-identity logs each failed token request at WARNING. Prizm reports the
+# failure as a typed error, so when the application set up no logging, the SDK's
+# copy must not reach standard error through logging's last-resort handler. A
+# NullHandler stops only that fallback: records still propagate to the root logger.
+logging.getLogger("azure").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +72,11 @@ class AzureClients:
         self._secrets: SecretClient | None = None
 
     def credential(self) -> TokenCredential:
-        """Return the credential; raises ``OSError`` or ``ValueError`` when the
-        certificate file cannot be read."""
+        """Return the credential.
+
+        Raises ``OSError``, ``ValueError`` or ``TypeError`` when the certificate file
+        cannot be read or its key's password is missing or wrong.
+        """
         with self._lock:
             if self._credential is None:
                 self._credential = build_credential(self.settings)
@@ -94,8 +104,8 @@ class AzureClients:
     def challenge(self) -> tuple[int, Challenge | None]:
         """Send one anonymous GET /secrets and return the status and challenge.
 
-        Key Vault answers any call without a token with 401 and a bearer challenge
-        that names the tenant and the token scope; no permission is needed.
+        Key Vault returns 401 and a bearer challenge for any call without a token,
+        so no permission is needed. The challenge names the tenant and token scope.
         """
         options: dict[str, Any] = http_options(self.settings)
         transport = RequestsTransport(**options)

@@ -4,7 +4,7 @@ Each authentication method maps to one azure-identity credential class:
 
 * ``client-secret``: ``ClientSecretCredential`` (tenant ID, client ID, client secret).
 * ``client-certificate``: ``CertificateCredential`` (tenant ID, client ID, a PEM file
-  that holds the certificate and its private key).
+  that contains the certificate and its private key).
 * ``managed-identity``: ``ManagedIdentityCredential``, system-assigned, or
   user-assigned when a client ID is given.
 * ``default``: ``DefaultAzureCredential`` limited to the members a server uses:
@@ -94,7 +94,8 @@ def authority_options(settings: AzureSettings) -> dict[str, Any]:
 def build_credential(settings: AzureSettings) -> TokenCredential:
     """Return the credential for the integration's authentication method.
 
-    Raises ``OSError`` or ``ValueError`` when the certificate file cannot be read.
+    Raises ``OSError``, ``ValueError`` or ``TypeError`` when the certificate file
+    cannot be read or its key's password is missing or wrong.
     """
     options = http_options(settings)
     if settings.auth == "managed-identity":
@@ -102,7 +103,9 @@ def build_credential(settings: AzureSettings) -> TokenCredential:
 
     options.update(authority_options(settings))
     if settings.auth == "client-secret":
-        assert settings.tenant_id and settings.client_id and settings.client_secret
+        assert settings.tenant_id
+        assert settings.client_id
+        assert settings.client_secret
         secret = settings.client_secret.get_secret_value()
         # Masks the client secret in any log line an SDK might write.
         redaction.register(secret)
@@ -110,7 +113,9 @@ def build_credential(settings: AzureSettings) -> TokenCredential:
             settings.tenant_id, settings.client_id, secret, **options
         )
     if settings.auth == "client-certificate":
-        assert settings.tenant_id and settings.client_id and settings.certificate_file
+        assert settings.tenant_id
+        assert settings.client_id
+        assert settings.certificate_file
         password = settings.certificate_password
         if password is not None:
             redaction.register(password.get_secret_value())

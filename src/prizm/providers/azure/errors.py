@@ -1,13 +1,13 @@
 """Mapping of azure-core and azure-identity errors to Prizm errors, in one place.
 
-Key Vault answers errors with JSON ``{"error": {"code", "message", "innererror":
+Key Vault returns errors as JSON ``{"error": {"code", "message", "innererror":
 {"code"}}}``. The inner code tells apart cases that share a status: 403 is
 ``SecretDisabled`` for a disabled secret, which is not a permission problem, and
 ``ForbiddenByRbac``, ``AccessDenied`` or ``ForbiddenByFirewall`` when the caller may
 not read it.
 
 No mapped error keeps the Azure exception as its cause: an ``HttpResponseError``
-holds the HTTP response and, through it, the request, whose headers carry the bearer
+contains the HTTP response and, through it, the request, whose headers carry the bearer
 token, or whose body carries the client secret for a token request.
 """
 
@@ -63,7 +63,7 @@ _WHITESPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True, slots=True)
 class AzureErrorContext:
-    """What a mapped error names: integration, vault, operation and secret."""
+    """The integration, vault, operation and secret that a mapped error names."""
 
     integration: str
     vault_url: str
@@ -168,9 +168,9 @@ def _credentials_hint(context: AzureErrorContext) -> str:
         )
     if context.auth == "client-certificate":
         return (
-            "Check that the PEM file holds the certificate and its private key, that "
-            "the certificate is uploaded to the app registration and not expired; "
-            f"point to another file with: {update} --certificate-file PATH."
+            "Check that the PEM file contains the certificate and its private key, "
+            "and that the certificate is uploaded to the app registration and not "
+            f"expired. Point to another file with: {update} --certificate-file PATH."
         )
     if context.auth == "managed-identity":
         return (
@@ -205,8 +205,8 @@ def _access_hint(inner_code: str) -> str:
 def map_azure_error(exc: BaseException, context: AzureErrorContext) -> PrizmError:
     """Map an exception raised by the Key Vault client or a credential."""
     mapped = _map(exc, context)
-    # Deliberately no cause: the Azure exception holds the request (see the module
-    # docstring).
+    # Deliberately no cause: the Azure exception contains the request (see the
+    # module docstring).
     mapped.__cause__ = None
     mapped.__suppress_context__ = True
     return mapped
@@ -229,7 +229,7 @@ def _map(exc: BaseException, context: AzureErrorContext) -> PrizmError:
         )
     if isinstance(exc, DecodeError):
         return ServiceError(
-            f"Key Vault's answer to {context.operation} could not be decoded "
+            f"Key Vault's response to {context.operation} could not be decoded "
             f"{context.where()}.",
             hint="Check that the vault URL points to Azure Key Vault and not to a "
             "proxy or login page.",
@@ -362,7 +362,7 @@ def _forbidden(error: KeyVaultError, context: AzureErrorContext) -> PrizmError:
 
 
 def _from_vault(exc: ClientAuthenticationError, context: AzureErrorContext) -> bool:
-    """Whether a 401 came from the vault, not from the token endpoint."""
+    """Return whether a 401 came from the vault, not from the token endpoint."""
     request = getattr(exc.response, "request", None)
     url = str(getattr(request, "url", "") or "")
     return url.lower().startswith(context.vault_url.lower() + "/")

@@ -1,9 +1,9 @@
 """A secret version's lifecycle states that block a read, and their errors.
 
-Key Vault answers Get Secret on a disabled version with 403 ``SecretDisabled``. It
+Key Vault rejects Get Secret on a disabled version with 403 ``SecretDisabled``. It
 documents that Get Secret still returns a version before its activation date
 (``nbf``) or after its expiry date (``exp``), so Prizm checks those attributes on
-every read and refuses such a version itself. A deleted secret in a vault with soft
+every read and rejects such a version itself. A deleted secret in a vault with soft
 delete (the default) stays recoverable until its scheduled purge date.
 """
 

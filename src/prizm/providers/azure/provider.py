@@ -4,12 +4,12 @@ Key Vault has no batch read, so ``plan_fetch`` returns one Get Secret call per
 distinct secret version and the resolver runs them concurrently. Each call checks
 the version's attributes: Key Vault returns 403 ``SecretDisabled`` for a disabled
 version, but it documents that Get Secret still returns a secret outside its
-``nbf``/``exp`` window, so Prizm refuses those itself (``secret_not_yet_valid``,
+``nbf``/``exp`` window, so Prizm rejects those itself (``secret_not_yet_valid``,
 ``secret_expired``).
 
-Permissions: Get on secrets (Azure RBAC: the Key Vault Secrets User role; access
-policy: the Get secret permission). On a 404 the provider asks for the deleted
-secret too, which needs permission to read deleted secrets; without it the error
+Permissions: Get on secrets (Azure RBAC: the Key Vault Secrets User role, or the Get
+secret permission of an access policy). On a 404 the provider also requests the
+deleted secret, which needs permission to read deleted secrets. Without it the error
 stays ``secret_not_found``.
 """
 
@@ -134,25 +134,25 @@ class AzureProvider:
         """Return the shared credential, or the error of building it."""
         try:
             return self.clients.credential()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             return self._credential_error(exc, context)
 
     def secret_client(self, context: AzureErrorContext) -> SecretClient | PrizmError:
         """Return the shared client, or the error of building its credential."""
         try:
             return self.clients.secrets()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             return self._credential_error(exc, context)
 
     def _credential_error(
-        self, exc: OSError | ValueError, context: AzureErrorContext
+        self, exc: OSError | ValueError | TypeError, context: AzureErrorContext
     ) -> InvalidCredentials:
         if self.settings.auth == "client-certificate":
             # Only the class name: a decoding error could quote the file.
             error = InvalidCredentials(
                 f"The certificate file {self.settings.certificate_file} could not be "
                 f"loaded ({exc.__class__.__name__}) {context.where()}.",
-                hint="Give a readable PEM file that holds the certificate and its "
+                hint="Give a readable PEM file that contains the certificate and its "
                 "private key, and the key's password with "
                 "--certificate-password-stdin if it has one.",
                 **context.fields(),

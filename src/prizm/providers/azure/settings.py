@@ -66,6 +66,12 @@ VAULT_NAME = re.compile(r"[a-z](?!.*--)[a-z0-9-]{1,22}[a-z0-9]")
 GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 HOST = re.compile(r"([a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}")
 LOOPBACK_NAMES = frozenset({"localhost"})
+FIELD_LABELS = {
+    "tenant_id": "tenant ID",
+    "client_id": "client ID",
+    "client_secret": "client secret",
+    "certificate_file": "certificate file",
+}
 
 
 def is_loopback_host(host: str) -> bool:
@@ -175,7 +181,7 @@ class AzureSettings(BaseModel):
     @classmethod
     def _tenant_id(cls, value: str | None) -> str | None:
         # NOTE: a domain name such as contoso.onmicrosoft.com is rejected because the
-        # vault's challenge names the tenant by GUID, and azure-identity refuses
+        # vault's challenge names the tenant by GUID, and azure-identity gets no
         # tokens for a tenant that differs from the configured one.
         if value and not GUID.fullmatch(value):
             raise ValueError(
@@ -225,7 +231,7 @@ class AzureSettings(BaseModel):
         }
         missing = [name for name in required[self.auth] if not getattr(self, name)]
         if missing:
-            labels = " and ".join(name.replace("_", " ") for name in missing)
+            labels = " and ".join(FIELD_LABELS[name] for name in missing)
             raise ValueError(f"{self.auth} authentication needs a {labels}")
         if self.client_secret is not None and self.auth != "client-secret":
             raise ValueError(f"{self.auth} authentication takes no client secret")
@@ -246,7 +252,7 @@ class AzureSettings(BaseModel):
         return self
 
     def is_loopback(self) -> bool:
-        """Whether the vault is a test server or emulator on this machine."""
+        """Return whether the vault is a test server or emulator on this machine."""
         return is_loopback_host(urlsplit(self.vault_url).hostname or "")
 
     def authority(self) -> str | None:
