@@ -248,6 +248,14 @@ def add_azure(
     )
 
 
+def _client_id_changes_meaning(old_auth: str, new_auth: str) -> bool:
+    """Return whether the client ID names another kind of identity after the
+    change: an app registration for client-secret and client-certificate, a
+    user-assigned managed identity for managed-identity and default."""
+    apps = ("client-secret", "client-certificate")
+    return (old_auth in apps) != (new_auth in apps)
+
+
 # Settings that an authentication method does not take, cleared when it is chosen.
 NOT_TAKEN: dict[str, tuple[str, ...]] = {
     "client-secret": (
@@ -317,6 +325,12 @@ def update_azure(
     )
 
     clear: list[str] = list(NOT_TAKEN[auth]) if auth is not None else []
+    if (
+        auth is not None
+        and client_id is None
+        and _client_id_changes_meaning(str(record.settings.get("auth")), auth)
+    ):
+        clear.append("client_id")
     if exclude_credential is not None and values["exclude_credentials"] == ():
         clear.append("exclude_credentials")
         values["exclude_credentials"] = None

@@ -74,9 +74,10 @@ class AzureFixture:
             "--ca-bundle",
             str(ca_bundle or self.tls.ca),
         ]
+
         stdin = ""
         if auth in ("client-secret", "client-certificate"):
-            tenant = options.pop("tenant_id_override", self.fake.login.tenant_id)
+            tenant = options.pop("tenant_id", self.fake.login.tenant_id)
             args += ["--tenant-id", tenant]
             args += ["--client-id", options.pop("client_id", self.app.client_id)]
         if auth in ("client-secret", "client-certificate", "default"):
@@ -94,6 +95,7 @@ class AzureFixture:
             # The Azure CLI member runs the az program, which would use a real
             # login if one is installed on the machine.
             args += ["--exclude-credential", "azure-cli"]
+
         for option, value in options.items():
             args += [f"--{option.replace('_', '-')}", value]
         result = run_cli(args, stdin=stdin)

@@ -169,7 +169,7 @@ class TestFailures:
 
     def test_tenant_mismatch(self, azure: AzureFixture) -> None:
         other_tenant = "0f0f0f0f-0000-4000-8000-000000000000"
-        azure.add_integration(tenant_id_override=other_tenant)
+        azure.add_integration(tenant_id=other_tenant)
 
         report = run_test(secrets=("db",))
 

@@ -217,7 +217,30 @@ class TestUpdate:
         assert settings["auth"] == "managed-identity"
         assert "client_secret" not in settings
         assert "tenant_id" not in settings
+        assert "client_id" not in settings
+
+    def test_switch_between_app_methods_keeps_client(self, azure: AzureFixture) -> None:
+        azure.add_integration()
+
+        result = run_cli(
+            [
+                "integration",
+                "update",
+                "azure",
+                "azure",
+                "--auth",
+                "client-certificate",
+                "--certificate-file",
+                str(azure.tls.client_pem),
+                "--json",
+            ]
+        )
+
+        assert result.status == 0, result.err
+        settings = json.loads(result.out)["settings"]
         assert settings["client_id"] == azure.app.client_id
+        assert settings["tenant_id"] == azure.fake.login.tenant_id
+        assert "client_secret" not in settings
 
     def test_empty_value_clears_option(self, azure: AzureFixture) -> None:
         azure.add_integration(read_timeout="3")

@@ -1,4 +1,4 @@
-"""The fake answers like Key Vault does, checked without the SDK in between."""
+"""The fake responds as Key Vault does, checked without the SDK in between."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def _random_token() -> str:
 
 @dataclass(frozen=True)
 class Token:
-    """An access token the fake issued: who holds it, for which audience."""
+    """An access token the fake issued: its principal, tenant and audience."""
 
     principal: str
     tenant: str

@@ -18,7 +18,7 @@ __all__ = ["HttpsServer", "Request", "Response", "json_response"]
 
 @dataclass
 class Request:
-    """One request as the fake sees it."""
+    """One HTTP request as the fake received it."""
 
     method: str
     path: str

@@ -3,15 +3,15 @@
 * Every call needs ``api-version`` (else 400 ``BadParameter``).
 * A call without a valid bearer token gets 401 with the challenge
   ``WWW-Authenticate: Bearer authorization="<login>/<tenant>",
-  resource="https://vault.azure.net"`` (or ``scope=...``), as Key Vault answers
-  the SDK's first, anonymous request.
+  resource="https://vault.azure.net"`` (or ``scope=...``), as Key Vault responds
+  to the SDK's first, anonymous request.
 * ``GET /secrets/{name}[/{version}]``: the latest or a pinned version. Names are
   case-insensitive. 404 ``SecretNotFound`` for a missing or deleted secret or
   version; 403 ``Forbidden`` with inner code ``SecretDisabled`` for a disabled
   version. Versions outside their ``nbf``/``exp`` window are returned, as the
-  service documents; ``strict_validity`` answers 403 with inner code
-  ``SecretExpired`` or ``SecretNotYetValid`` instead, the behaviour some users
-  report (the second code's name is an assumption).
+  service documents; ``strict_validity`` returns 403 with inner code
+  ``SecretExpired`` or ``SecretNotYetValid`` instead, as some third-party reports
+  describe (the second code's name is an assumption).
 * ``GET /deletedsecrets/{name}``: a soft-deleted secret, recoverable until its
   scheduled purge date.
 * 403 ``Forbidden`` with inner code ``ForbiddenByRbac`` (or another code set in

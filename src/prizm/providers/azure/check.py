@@ -20,6 +20,7 @@ from azure.keyvault.secrets import SecretProperties
 from prizm.errors import InvalidReference, PrizmError
 from prizm.providers.azure.clients import Challenge
 from prizm.providers.azure.errors import map_azure_error
+from prizm.providers.azure.lifecycle import as_utc
 from prizm.providers.base import SecretRequest, TestReport, TestStep
 from prizm.references import LookupContext, extract_value, parse_reference
 from prizm.secrets import FetchedSecret
@@ -49,7 +50,7 @@ def run_checks(provider: AzureProvider, secrets: Sequence[str]) -> TestReport:
     secret_steps = [f"Secret {secret}" for secret in secrets]
     challenge = _check_vault(provider, report)
     if challenge is None:
-        return _skip_rest(report, ["Token", *secret_steps], "the vault did not answer")
+        return _skip_rest(report, ["Token", *secret_steps], "the vault did not respond")
     if not _check_token(provider, report, challenge):
         return _skip_rest(report, secret_steps, "no access token")
     for secret in secrets:
@@ -63,7 +64,9 @@ def _check_vault(provider: AzureProvider, report: TestReport) -> Challenge | Non
     try:
         status, challenge = provider.clients.challenge()
     except Exception as exc:  # noqa: BLE001 - reported as a failed step
-        error = map_azure_error(exc, provider.context("Challenge", None))
+        error = map_azure_error(
+            exc, provider.context("the anonymous challenge request", None)
+        )
         report.add(_failed("Key Vault", error))
         return None
     if status != 401 or challenge is None:
@@ -164,7 +167,8 @@ def _check_secret(provider: AzureProvider, report: TestReport, text: str) -> Non
     if isinstance(outcome, PrizmError):
         report.add(_failed(step_name, outcome))
         return
-    assert isinstance(outcome, FetchedSecret) and properties is not None
+    assert isinstance(outcome, FetchedSecret)
+    assert properties is not None
     report.add(
         _describe_secret(provider, step_name, outcome, properties, key, reference)
     )
@@ -185,11 +189,11 @@ def _describe_secret(
     if keys is None:
         shape = "plain text, not a JSON object"
     else:
-        shown = ", ".join(keys[:MAX_KEYS_SHOWN])
+        listed = ", ".join(keys[:MAX_KEYS_SHOWN]) or "(none)"
         more = len(keys) - MAX_KEYS_SHOWN
-        shape = (
-            f"JSON keys: {shown or '(none)'}{f' and {more} more' if more > 0 else ''}"
-        )
+        if more > 0:
+            listed += f" and {more} more"
+        shape = f"JSON keys: {listed}"
         data["keys"] = keys
     if key is not None:
         context = LookupContext(reference, provider.name, provider.location())
@@ -212,7 +216,7 @@ def _describe_secret(
         f"Read {source.secret_id} (enabled{window}); {shape}.",
         data=data,
     )
-    warning = _expiry_warning(properties.expires_on)
+    warning = _expiry_warning(as_utc(properties.expires_on))
     if warning:
         step.status = "warning"
         step.detail += f" {warning}"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from prizm.providers.azure.errors import AzureErrorContext
 
 __all__ = [
+    "as_utc",
     "check_attributes",
     "deleted_error",
     "disabled_error",
@@ -40,16 +41,17 @@ def check_attributes(
     """Return the error for a version that is disabled, not yet valid or expired."""
     if properties.enabled is False:
         return disabled_error(context)
-    not_before = _aware(properties.not_before)
+    not_before = as_utc(properties.not_before)
     if not_before is not None and not_before > now:
         return not_yet_valid_error(context, not_before)
-    expires = _aware(properties.expires_on)
+    expires = as_utc(properties.expires_on)
     if expires is not None and expires <= now:
         return expired_error(context, expires)
     return None
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Return ``moment`` with a time zone, reading a naive one as UTC."""
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)

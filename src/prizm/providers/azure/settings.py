@@ -85,10 +85,8 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def _parse_https_url(
-    value: str, label: str, example: str
-) -> tuple[str, str, int | None]:
-    """Split an https URL without path, query or credentials into scheme, host, port."""
+def _parse_https_url(value: str, label: str, example: str) -> tuple[str, int | None]:
+    """Split an https URL without path, query or credentials into host and port."""
     try:
         parts = urlsplit(value.strip())
         port = parts.port
@@ -104,20 +102,20 @@ def _parse_https_url(
         raise ValueError(
             f"{label} must have no path, query or fragment, such as {example}"
         )
-    return "https", parts.hostname.lower(), port
+    return parts.hostname.lower(), port
 
 
 def _format_url(host: str, port: int | None) -> str:
-    shown = f"[{host}]" if ":" in host else host
+    authority = f"[{host}]" if ":" in host else host
     if port is not None and port != 443:
-        shown += f":{port}"
-    return f"https://{shown}"
+        authority += f":{port}"
+    return f"https://{authority}"
 
 
 def normalize_vault_url(value: str) -> str:
     """Return the vault URL in one canonical form, or raise ``ValueError``."""
     example = "https://my-vault.vault.azure.net"
-    _, host, port = _parse_https_url(value, "the vault URL", example)
+    host, port = _parse_https_url(value, "the vault URL", example)
     if is_loopback_host(host):
         if port is None:
             raise ValueError(
@@ -207,7 +205,7 @@ class AzureSettings(BaseModel):
             return None
         if "://" not in value:
             value = "https://" + value
-        _, host, port = _parse_https_url(
+        host, port = _parse_https_url(
             value, "the authority host", "https://login.microsoftonline.us"
         )
         if not (HOST.fullmatch(host) or is_loopback_host(host)):
