@@ -12,9 +12,13 @@ import ipaddress
 import socket
 from typing import Any
 
-__all__ = ["BlockedConnection", "install", "is_loopback"]
+__all__ = ["BLOCKED", "BlockedConnection", "install", "is_loopback"]
 
 ALLOWED_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+BLOCKED: list[str] = []
+"""Every host this process tried to reach and was stopped from, in order. SDKs
+often swallow the error, so tests read this list to prove no attempt was made."""
 
 
 class BlockedConnection(OSError):
@@ -48,6 +52,7 @@ def _check(address: Any, family: int) -> None:
     if isinstance(address, tuple) and address:
         host = str(address[0])
         if not is_loopback(host):
+            BLOCKED.append(host)
             raise BlockedConnection(
                 f"network guard: connection to {host} is not loopback"
             )
@@ -73,6 +78,7 @@ def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
     if host is not None:
         name = host.decode() if isinstance(host, bytes) else str(host)
         if not is_loopback(name):
+            BLOCKED.append(name)
             raise BlockedConnection(f"network guard: lookup of {name} is not loopback")
     return _original_getaddrinfo(host, *args, **kwargs)
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from prizm.errors import UsageError
 from prizm.providers.aws import AWS
+from prizm.providers.azure import AZURE
 from prizm.providers.base import ProviderType
 
 __all__ = ["PROVIDER_TYPES", "provider_type"]
 
-PROVIDER_TYPES: dict[str, ProviderType] = {AWS.type_name: AWS}
+PROVIDER_TYPES: dict[str, ProviderType] = {
+    AWS.type_name: AWS,
+    AZURE.type_name: AZURE,
+}
 
 
 def provider_type(type_name: str) -> ProviderType:
