@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 from azure.keyvault.secrets._shared import http_challenge_cache
-from devtools import netguard
 
+from devtools import netguard
 from tests.providers.azure.support import (
     KEY_PASSWORD,
     MANAGED_IDENTITY,

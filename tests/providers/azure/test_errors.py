@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from devtools.servers import free_port
 
+from devtools.servers import free_port
 from prizm.errors import PrizmError
 from tests.providers.azure.support import AzureFixture, error_of, resolve_one
 from tests.support.canaries import Canaries
