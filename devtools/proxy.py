@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -81,7 +82,12 @@ def operation_of(headers: Any, body: str, path: str) -> str:
 
 
 class FaultProxy:
-    """Forwards HTTP requests to ``upstream`` on loopback, recording each one."""
+    """Forwards HTTP requests to ``upstream`` on loopback, recording each one.
+
+    ``before_forward``, when set, is called with the operation and body of each
+    request just before it is forwarded: a test uses it to change the upstream's
+    state at an exact moment, such as rotating a secret while a read is in flight.
+    """
 
     def __init__(self, upstream: str, *, delay: float = 0.0) -> None:
         parts = urlsplit(upstream)
@@ -90,6 +96,7 @@ class FaultProxy:
         self.delay = delay
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str]] = []
+        self.before_forward: Callable[[str, str], None] | None = None
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -150,6 +157,9 @@ class FaultProxy:
                 if fault is not None:
                     self._fault(fault)
                     return
+                hook = proxy.before_forward
+                if hook is not None:
+                    hook(operation, body)
                 self._forward(raw)
 
             def _fault(self, fault: Fault) -> None:

@@ -153,10 +153,16 @@ class PrizmError(Exception):
         message = self.message
         if message[:1].isupper() and message[1:2].islower():
             message = message[0].lower() + message[1:]
+        copy = self.reworded(f"Cannot resolve {reference}: {message}")
+        copy.reference = reference
+        return copy
+
+    def reworded(self, message: str) -> PrizmError:
+        """Return a copy of this error, of the same class, with another message."""
         copy = type(self)(
-            f"Cannot resolve {reference}: {message}",
+            message,
             hint=self.hint,
-            reference=reference,
+            reference=self.reference,
             integration=self.integration,
             location=self.location,
         )

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from prizm.connector_service import ConnectorService
 from prizm.integrations import IntegrationService
+from prizm.jobs import JobService
 from prizm.resolver import Resolver
 from prizm.store import Store, open_store
 
-__all__ = ["integration_service", "resolver", "store"]
+__all__ = [
+    "connector_service",
+    "integration_service",
+    "job_service",
+    "resolver",
+    "store",
+]
 
 
 def store() -> Store:
@@ -19,3 +27,11 @@ def integration_service() -> IntegrationService:
 
 def resolver() -> Resolver:
     return Resolver(integration_service())
+
+
+def connector_service() -> ConnectorService:
+    return ConnectorService(store())
+
+
+def job_service() -> JobService:
+    return JobService(store())

@@ -15,7 +15,14 @@ from typing import Annotated
 import typer
 
 from prizm import redaction
-from prizm.cli import integration, integration_aws, integration_azure, secret
+from prizm.cli import (
+    connector,
+    integration,
+    integration_aws,
+    integration_azure,
+    runs,
+    secret,
+)
 from prizm.cli.output import print_error, state
 from prizm.errors import PrizmError, UsageError
 from prizm.logging import configure_logging
@@ -32,6 +39,9 @@ app = typer.Typer(
 )
 app.add_typer(integration.app, name="integration")
 app.add_typer(secret.app, name="secret")
+app.add_typer(connector.app, name="connector")
+app.command("run")(runs.run_command)
+app.command("runs")(runs.runs_command)
 
 # Imported for their commands, which register on the integration groups.
 _ = (integration_aws, integration_azure)

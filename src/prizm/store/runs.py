@@ -1,17 +1,223 @@
-"""Stored job runs and the secret versions each field used."""
+"""Stored job runs and the secret versions each field used. Never values."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from prizm.errors import RunNotFound
+from prizm.store.database import session_scope
+from prizm.store.models import RunFieldRow, RunRow, utcnow
 
 if TYPE_CHECKING:
+    from prizm.store.connectors import ConnectorRecord
     from prizm.store.store import Store
 
-__all__ = ["RunRepository"]
+__all__ = ["FieldUse", "RunRecord", "RunRepository"]
+
+STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+@dataclass(frozen=True)
+class FieldUse:
+    """Which integration, secret and version one field used in one attempt."""
+
+    field: str
+    reference: str
+    integration: str
+    secret_id: str | None
+    version_id: str | None
+    outcome: str
+    attempt: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "attempt": self.attempt,
+            "reference": self.reference,
+            "integration": self.integration,
+            "secret_id": self.secret_id,
+            "version_id": self.version_id,
+            "outcome": self.outcome,
+        }
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One job run as stored."""
+
+    id: int
+    connector: str
+    connector_type: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error_code: str | None
+    error_message: str | None
+    result: dict[str, Any] | None
+    stats: dict[str, Any] | None
+    fields: list[FieldUse] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "connector": self.connector,
+            "connector_type": self.connector_type,
+            "status": self.status,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "seconds": self.seconds,
+            "error": None
+            if self.error_code is None
+            else {"code": self.error_code, "message": self.error_message},
+            "fields": [use.to_dict() for use in self.fields],
+            "result": self.result,
+            "stats": self.stats,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _record(row: RunRow) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        connector=row.connector_name,
+        connector_type=row.connector_type,
+        status=row.status,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        result=row.result,
+        stats=row.stats,
+        fields=[
+            FieldUse(
+                field=use.field,
+                reference=use.reference,
+                integration=use.integration,
+                secret_id=use.secret_id,
+                version_id=use.version_id,
+                outcome=use.outcome,
+                attempt=use.attempt,
+            )
+            for use in row.fields
+        ],
+    )
 
 
 class RunRepository:
-    """Create and read run records."""
+    """Create, update and read run records."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    def create(self, connector: ConnectorRecord, status: str = "running") -> int:
+        """Insert a run of ``connector`` and return its id."""
+        with session_scope(self._store.sessions) as session:
+            row = RunRow(
+                connector_id=connector.id,
+                connector_name=connector.name,
+                connector_type=connector.type,
+                status=status,
+                started_at=utcnow() if status == "running" else None,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def record_fields(self, run_id: int, uses: list[FieldUse]) -> None:
+        """Store which secret version each field used."""
+        with session_scope(self._store.sessions) as session:
+            for use in uses:
+                session.add(
+                    RunFieldRow(
+                        run_id=run_id,
+                        field=use.field,
+                        attempt=use.attempt,
+                        reference=use.reference,
+                        integration=use.integration,
+                        secret_id=use.secret_id,
+                        version_id=use.version_id,
+                        outcome=use.outcome,
+                    )
+                )
+
+    def finish(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        result: dict[str, Any] | None = None,
+        stats: dict[str, Any] | None = None,
+    ) -> None:
+        """Store the outcome of a run and its end time."""
+        with session_scope(self._store.sessions) as session:
+            row = self._row(session, run_id)
+            row.status = status
+            row.finished_at = utcnow()
+            row.error_code = error_code
+            row.error_message = error_message
+            row.result = result
+            row.stats = stats
+
+    def get(self, run_id: int) -> RunRecord:
+        """Return the run with ``run_id`` or raise ``RunNotFound``."""
+        with session_scope(self._store.sessions) as session:
+            return _record(self._row(session, run_id))
+
+    def recent(
+        self,
+        connector: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+    ) -> list[RunRecord]:
+        """Return the newest runs first, optionally of one connector or status."""
+        query = (
+            select(RunRow)
+            .options(selectinload(RunRow.fields))
+            .order_by(RunRow.id.desc())
+        )
+        if connector is not None:
+            query = query.where(RunRow.connector_name == connector)
+        if status is not None:
+            query = query.where(RunRow.status == status)
+        with session_scope(self._store.sessions) as session:
+            return [_record(row) for row in session.scalars(query.limit(limit))]
+
+    def latest_fields(self, connector: str) -> list[FieldUse]:
+        """Return the field uses of the newest run of ``connector`` that has any."""
+        for run in self.recent(connector, limit=20):
+            if run.fields:
+                last_attempt = max(use.attempt for use in run.fields)
+                return [use for use in run.fields if use.attempt == last_attempt]
+        return []
+
+    def _row(self, session: Session, run_id: int) -> RunRow:
+        row = session.scalar(
+            select(RunRow)
+            .options(selectinload(RunRow.fields))
+            .where(RunRow.id == run_id)
+        )
+        if row is None:
+            raise RunNotFound(
+                f"No run has the id {run_id}.",
+                hint="List the runs with: prizm runs.",
+            )
+        return row

@@ -1,0 +1,186 @@
+"""``prizm run`` and ``prizm runs``: run a connector's job, and the run history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from prizm.cli.context import job_service, store
+from prizm.cli.integration import JsonOption
+from prizm.cli.output import emit, json_mode, stderr, stdout
+from prizm.store.runs import STATUSES, RunRecord
+
+__all__ = ["run_command", "runs_command"]
+
+MAX_TABLES_SHOWN = 50
+
+
+def run_command(
+    name: Annotated[str, typer.Argument(help="Connector to run.")],
+    json_output: JsonOption = False,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Print API calls and resolution timing.")
+    ] = False,
+) -> None:
+    """Run a connector's job now: resolve its references, connect, record."""
+    service = job_service()
+    if json_mode(json_output) or not stderr.is_terminal:
+        record = service.run(name)
+    else:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"{name}: starting", total=None)
+
+            def progress(description: str, fraction: float | None) -> None:
+                total = 1.0 if fraction is not None else None
+                bar.update(
+                    task,
+                    description=f"{name}: {description}",
+                    completed=fraction or 0,
+                    total=total,
+                )
+
+            record = service.run(name, progress)
+    emit(record.to_dict(), lambda: _print_run(record, stats), as_json=json_output)
+    if record.status != "succeeded":
+        raise typer.Exit(1)
+
+
+def _print_run(record: RunRecord, stats: bool) -> None:
+    if record.status == "succeeded":
+        summary = (record.result or {}).get("summary", "")
+        stdout.print(
+            f"Run {record.id} of '{record.connector}' succeeded: {summary}",
+            markup=False,
+        )
+    else:
+        stdout.print(
+            f"Run {record.id} of '{record.connector}' failed: "
+            f"error[{record.error_code}]: {record.error_message}",
+            markup=False,
+        )
+    for use in record.fields:
+        retry = " (retry)" if use.attempt > 1 else ""
+        where = use.secret_id or use.reference
+        version = use.version_id or use.outcome
+        stdout.print(f"  {use.field}{retry}: {where} @ {version}", markup=False)
+    if record.result:
+        _print_result(record.result)
+    if stats and record.stats:
+        _print_stats(record.stats)
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    if "schemas" in result:
+        table = Table(box=None, pad_edge=False)
+        for column in ("SCHEMA", "TABLE", "KIND", "ROWS (EST.)", "COLUMNS"):
+            table.add_column(column)
+        shown = 0
+        for schema in result["schemas"]:
+            for item in schema["tables"]:
+                if shown == MAX_TABLES_SHOWN:
+                    break
+                columns = ", ".join(f"{c['name']} {c['type']}" for c in item["columns"])
+                estimate = item.get("row_estimate")
+                table.add_row(
+                    schema["name"],
+                    item["name"],
+                    item.get("kind", ""),
+                    "unknown" if estimate is None else str(estimate),
+                    columns,
+                )
+                shown += 1
+        stdout.print(table)
+    if "projects" in result:
+        table = Table(box=None, pad_edge=False)
+        for column in ("KEY", "NAME", "TYPE"):
+            table.add_column(column)
+        for project in result["projects"][:MAX_TABLES_SHOWN]:
+            table.add_row(
+                str(project["key"]), str(project["name"]), str(project["type"])
+            )
+        stdout.print(table)
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    stdout.print("Stats:", markup=False)
+    for attempt in stats.get("attempts", []):
+        stdout.print(
+            f"  attempt {attempt['attempt']}: {attempt['references']} references, "
+            f"{attempt['api_calls']} API calls, "
+            f"resolved in {attempt['resolution_seconds'] * 1000:.1f} ms",
+            markup=False,
+        )
+    if "seconds" in stats:
+        stdout.print(f"  run took {stats['seconds']:.3f} s", markup=False)
+
+
+def runs_command(
+    name: Annotated[
+        str | None, typer.Argument(help="Only runs of this connector.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status", help=f"Only runs in this status: {', '.join(STATUSES)}."
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="How many runs, newest first.")
+    ] = 20,
+    run_id: Annotated[
+        int | None, typer.Option("--id", help="Show one run in full.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List recent runs, newest first, with status, timing and errors."""
+    runs = store().runs
+    if run_id is not None:
+        record = runs.get(run_id)
+        emit(record.to_dict(), lambda: _print_run(record, True), as_json=json_output)
+        return
+    if status is not None and status not in STATUSES:
+        from prizm.errors import UsageError
+
+        raise UsageError(
+            f"--status must be one of {', '.join(STATUSES)}, not {status!r}.",
+            hint="See: prizm runs --help",
+        )
+    records = runs.recent(name, status, limit)
+
+    def render() -> None:
+        if not records:
+            stdout.print("No runs yet. Start one with: prizm run NAME")
+            return
+        table = Table(box=None, pad_edge=False)
+        for column in ("ID", "CONNECTOR", "STATUS", "STARTED", "SECONDS", "RESULT"):
+            table.add_column(column)
+        for record in records:
+            outcome = (
+                (record.result or {}).get("summary", "")
+                if record.status == "succeeded"
+                else f"error[{record.error_code}]"
+                if record.error_code
+                else ""
+            )
+            started = record.started_at or record.created_at
+            seconds = "" if record.seconds is None else f"{record.seconds:.2f}"
+            table.add_row(
+                str(record.id),
+                record.connector,
+                record.status,
+                f"{started:%Y-%m-%d %H:%M:%S}",
+                seconds,
+                outcome,
+            )
+        stdout.print(table)
+
+    emit([record.to_dict() for record in records], render, as_json=json_output)

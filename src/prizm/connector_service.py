@@ -1,0 +1,212 @@
+"""The connector service: add, change, show, check and remove connectors.
+
+A secret field accepts only a ``vault://`` reference, so no plaintext secret is ever
+stored. Every reference is validated when the connector is saved: the grammar, that
+the integration exists, and that its provider accepts the name and options.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prizm.connectors.base import ConnectorType
+from prizm.connectors.registry import CONNECTOR_TYPES, connector_type
+from prizm.errors import InvalidField, PrizmError
+from prizm.integrations import IntegrationService
+from prizm.references import INTEGRATION_NAME, MAX_REFERENCE_LENGTH, is_reference
+from prizm.resolver import Resolver
+from prizm.secrets import ResolvedValue
+from prizm.store.connectors import ConnectorRecord
+from prizm.store.runs import FieldUse
+from prizm.store.store import Store
+
+__all__ = ["ConnectorService", "ConnectorView", "parse_field_assignments"]
+
+log = logging.getLogger(__name__)
+
+MAX_FIELD_LENGTH = 65536
+
+
+def parse_field_assignments(pairs: list[str]) -> dict[str, str]:
+    """Turn ``KEY=VALUE`` arguments into a dict. The value may contain ``=``."""
+    fields: dict[str, str] = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise InvalidField(
+                f"The field argument {pair.split('=')[0]!r}... is not KEY=VALUE.",
+                hint="Write each field as --field KEY=VALUE, for example "
+                "--field host=db.example.com.",
+            )
+        if name in fields:
+            raise InvalidField(
+                f"The field '{name}' is given twice.",
+                hint="Give each field once.",
+            )
+        fields[name] = value
+    return fields
+
+
+@dataclass(frozen=True)
+class ConnectorView:
+    """What ``connector show`` displays: fields as stored and the versions last used."""
+
+    record: ConnectorRecord
+    kind: ConnectorType
+    last_used: list[FieldUse]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.record.name,
+            "type": self.record.type,
+            "fields": dict(self.record.fields),
+            "secret_fields": [spec.name for spec in self.kind.fields if spec.secret],
+            "last_used_versions": [use.to_dict() for use in self.last_used],
+            "created_at": self.record.created_at.isoformat(),
+            "updated_at": self.record.updated_at.isoformat(),
+        }
+
+
+class ConnectorService:
+    """Business rules of connectors, over one store."""
+
+    def __init__(self, store: Store, resolver: Resolver | None = None) -> None:
+        self.store = store
+        self.integrations = IntegrationService(store)
+        self.resolver = resolver or Resolver(self.integrations)
+
+    def types(self) -> list[ConnectorType]:
+        return [CONNECTOR_TYPES[name] for name in sorted(CONNECTOR_TYPES)]
+
+    def validate(self, type_name: str, fields: Mapping[str, str]) -> dict[str, str]:
+        """Check field names, secret fields, references and literal values.
+
+        Returns the fields to store. Raises ``InvalidField`` or the reference's typed
+        error (``invalid_reference``, ``unknown_integration``).
+        """
+        kind = connector_type(type_name)
+        specs = {spec.name: spec for spec in kind.fields}
+        unknown = sorted(set(fields) - set(specs))
+        if unknown:
+            raise InvalidField(
+                f"A {kind.display_name} connector has no field "
+                f"{', '.join(repr(name) for name in unknown)}.",
+                hint=f"Its fields are: {', '.join(specs)}.",
+            )
+        cleaned: dict[str, str] = {}
+        for name, value in fields.items():
+            if len(value) > MAX_FIELD_LENGTH:
+                raise InvalidField(
+                    f"The field '{name}' is longer than {MAX_FIELD_LENGTH} characters.",
+                    hint="Store large values in the vault and reference them.",
+                )
+            if value == "":
+                continue
+            cleaned[name] = value
+        missing = [
+            spec.name
+            for spec in kind.fields
+            if spec.required and spec.default is None and spec.name not in cleaned
+        ]
+        if missing:
+            raise InvalidField(
+                f"A {kind.display_name} connector needs the field(s) "
+                f"{', '.join(missing)}.",
+                hint="Add them with --field NAME=VALUE. Secret fields take a "
+                "reference.",
+            )
+        for name, value in cleaned.items():
+            if specs[name].secret and not is_reference(value):
+                raise self._literal_secret(kind, name)
+        kind.validate(cleaned)
+        self._check_references(cleaned)
+        return cleaned
+
+    def _literal_secret(self, kind: ConnectorType, name: str) -> InvalidField:
+        names = self.store.integrations.names()
+        integration = names[0] if names else "aws"
+        return InvalidField(
+            f"The field '{name}' of a {kind.display_name} connector is secret, so it "
+            "takes a reference to a vault, not a value (the value was not stored).",
+            hint=f"Write it as vault://<integration>/<secret-name>#{name}, for example "
+            f"vault://{integration}/prizm/{kind.type_name}#{name}.",
+        )
+
+    def _check_references(self, fields: Mapping[str, str]) -> None:
+        references = {
+            name: value
+            for name, value in fields.items()
+            if is_reference(value) and len(value) <= MAX_REFERENCE_LENGTH + 1
+        }
+        for name, value in fields.items():
+            if is_reference(value) and name not in references:
+                raise InvalidField(
+                    f"The reference in field '{name}' is longer than "
+                    f"{MAX_REFERENCE_LENGTH} characters.",
+                    hint="Use the secret's name instead of a longer form.",
+                )
+        parsed = self.resolver.parse(references)
+        for name, outcome in parsed.items():
+            if isinstance(outcome, PrizmError):
+                raise outcome.reworded(f"Field '{name}': {outcome.message}")
+
+    def check_name(self, name: str) -> None:
+        if not INTEGRATION_NAME.fullmatch(name):
+            raise InvalidField(
+                f"Invalid connector name {name!r}.",
+                hint="Use 1 to 63 lowercase letters, digits, '-' and '_'.",
+            )
+
+    def add(
+        self, type_name: str, name: str, fields: Mapping[str, str]
+    ) -> ConnectorRecord:
+        """Validate and store a new connector."""
+        self.check_name(name)
+        cleaned = self.validate(type_name, fields)
+        record = self.store.connectors.add(name, type_name, cleaned)
+        log.info("connector added name=%s type=%s", name, type_name)
+        return record
+
+    def update(
+        self, name: str, changes: Mapping[str, str], unset: list[str] | None = None
+    ) -> ConnectorRecord:
+        """Change some fields of a connector; the others are kept."""
+        record = self.store.connectors.get(name)
+        fields = dict(record.fields)
+        for field in unset or []:
+            fields.pop(field, None)
+        fields.update(changes)
+        cleaned = self.validate(record.type, fields)
+        updated = self.store.connectors.update(name, cleaned)
+        log.info("connector updated name=%s", name)
+        return updated
+
+    def get(self, name: str) -> ConnectorRecord:
+        return self.store.connectors.get(name)
+
+    def all(self) -> list[ConnectorRecord]:
+        return self.store.connectors.all()
+
+    def view(self, record: ConnectorRecord) -> ConnectorView:
+        return ConnectorView(
+            record=record,
+            kind=connector_type(record.type),
+            last_used=self.store.runs.latest_fields(record.name),
+        )
+
+    def remove(self, name: str) -> None:
+        self.store.connectors.remove(name)
+        log.info("connector removed name=%s", name)
+
+    def check(self, name: str) -> dict[str, ResolvedValue | PrizmError]:
+        """Resolve every reference of a connector now, without running its job."""
+        record = self.store.connectors.get(name)
+        references = {
+            field: value
+            for field, value in record.fields.items()
+            if is_reference(value)
+        }
+        return dict(self.resolver.resolve(references).outcomes)

@@ -1,0 +1,1 @@
+"""Connector types: their fields and their jobs, one module per system."""

@@ -1,0 +1,230 @@
+"""Running a connector's job: resolve, connect, record.
+
+A run resolves every reference of the connector fresh (nothing is cached across runs
+unless an integration opts in), hands the values to the connector in memory only,
+and stores the outcome with the secret version each field used, never a value.
+Resolution failures stop the run before any connection attempt.
+
+When the connector reports an authentication failure, the run re-reads the
+referenced secrets once, bypassing any cache. If a version changed (a rotation
+finished between the first read and the login), it reconnects once with the new
+values; otherwise it fails with a hint that the vault and the system disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prizm.connectors.base import FieldValues, JobResult, ProgressCallback
+from prizm.connectors.registry import connector_type
+from prizm.errors import AuthenticationFailed, JobFailed, PrizmError
+from prizm.integrations import IntegrationService
+from prizm.redaction import scrub
+from prizm.references import is_reference
+from prizm.resolver import Resolution, Resolver
+from prizm.secrets import ResolvedValue, SecretValue
+from prizm.store.connectors import ConnectorRecord
+from prizm.store.runs import FieldUse, RunRecord
+from prizm.store.store import Store
+
+__all__ = ["JobService"]
+
+log = logging.getLogger(__name__)
+
+
+def _ignore_progress(description: str, fraction: float | None) -> None:
+    return None
+
+
+@dataclass
+class _Attempt:
+    resolution: Resolution
+    uses: list[FieldUse]
+
+
+class JobService:
+    """Runs connector jobs in this process."""
+
+    def __init__(self, store: Store, resolver: Resolver | None = None) -> None:
+        self.store = store
+        self.resolver = resolver or Resolver(IntegrationService(store))
+
+    def run(self, name: str, progress: ProgressCallback | None = None) -> RunRecord:
+        """Create a run of connector ``name``, execute it and return its record."""
+        connector = self.store.connectors.get(name)
+        run_id = self.store.runs.create(connector, status="running")
+        return self.execute(run_id, connector, progress or _ignore_progress)
+
+    def execute(
+        self, run_id: int, connector: ConnectorRecord, progress: ProgressCallback
+    ) -> RunRecord:
+        """Execute a created run; every failure ends up on the run record."""
+        log.info("run started run_id=%s connector=%s", run_id, connector.name)
+        started = time.perf_counter()
+        stats: dict[str, Any] = {}
+        try:
+            result = self._execute(run_id, connector, progress, stats)
+        except PrizmError as error:
+            self._fail(run_id, error, stats, started)
+        except Exception as exc:  # noqa: BLE001 - a connector bug must still end the run
+            unexpected = JobFailed(
+                f"The {connector.type} job failed with an unexpected "
+                f"{exc.__class__.__name__}: {scrub(str(exc))}",
+                hint="Retry; if it persists, report it with the Prizm version.",
+            )
+            self._fail(run_id, unexpected, stats, started)
+        else:
+            stats["seconds"] = round(time.perf_counter() - started, 6)
+            self.store.runs.finish(
+                run_id,
+                status="succeeded",
+                result={"summary": result.summary, **result.data},
+                stats=stats,
+            )
+            log.info("run succeeded run_id=%s connector=%s", run_id, connector.name)
+        return self.store.runs.get(run_id)
+
+    def _fail(
+        self, run_id: int, error: PrizmError, stats: dict[str, Any], started: float
+    ) -> None:
+        stats["seconds"] = round(time.perf_counter() - started, 6)
+        self.store.runs.finish(
+            run_id,
+            status="failed",
+            error_code=error.code,
+            error_message=scrub(error.text),
+            stats=stats,
+        )
+        log.info("run failed run_id=%s code=%s", run_id, error.code)
+
+    def _resolve(
+        self, references: Mapping[str, str], attempt: int, stats: dict[str, Any]
+    ) -> _Attempt:
+        resolution = self.resolver.resolve(references)
+        stats.setdefault("attempts", []).append(
+            {
+                "attempt": attempt,
+                "references": len(references),
+                "api_calls": resolution.calls,
+                "resolution_seconds": round(resolution.seconds, 6),
+            }
+        )
+        return _Attempt(resolution, _field_uses(references, resolution, attempt))
+
+    def _execute(
+        self,
+        run_id: int,
+        connector: ConnectorRecord,
+        progress: ProgressCallback,
+        stats: dict[str, Any],
+    ) -> JobResult:
+        kind = connector_type(connector.type)
+        references = {
+            field: value
+            for field, value in connector.fields.items()
+            if is_reference(value)
+        }
+        literals = {
+            field: value
+            for field, value in connector.fields.items()
+            if field not in references
+        }
+
+        progress(f"resolving {len(references)} references", None)
+        first = self._resolve(references, 1, stats)
+        self.store.runs.record_fields(run_id, first.uses)
+        if not first.resolution.ok:
+            raise _resolution_error(first.resolution)
+
+        try:
+            return kind.run(_values(literals, first.resolution), progress)
+        except AuthenticationFailed as failure:
+            if not references:
+                raise
+            log.warning(
+                "authentication failed, re-reading secrets run_id=%s connector=%s",
+                run_id,
+                connector.name,
+            )
+            progress("authentication failed, re-reading secrets", None)
+            second = self._resolve(references, 2, stats)
+            if not second.resolution.ok:
+                self.store.runs.record_fields(run_id, second.uses)
+                raise _resolution_error(second.resolution) from None
+            if not _versions_changed(first.uses, second.uses):
+                raise failure.reworded(
+                    f"{failure.message} The secret versions did not change since "
+                    "they were read, so the stored secret no longer matches the "
+                    "system."
+                ) from None
+            self.store.runs.record_fields(run_id, second.uses)
+            log.info("secrets changed, retrying once run_id=%s", run_id)
+            progress("secrets rotated, reconnecting once", None)
+            return kind.run(_values(literals, second.resolution), progress)
+
+
+def _values(literals: Mapping[str, str], resolution: Resolution) -> FieldValues:
+    values: dict[str, str | SecretValue] = dict(literals)
+    for field, resolved in resolution.values.items():
+        values[field] = resolved.value
+    return FieldValues(values)
+
+
+def _field_uses(
+    references: Mapping[str, str], resolution: Resolution, attempt: int
+) -> list[FieldUse]:
+    uses: list[FieldUse] = []
+    for field, reference in references.items():
+        outcome = resolution.outcomes[field]
+        integration = reference.removeprefix("vault://").split("/", 1)[0]
+        if isinstance(outcome, ResolvedValue):
+            uses.append(
+                FieldUse(
+                    field=field,
+                    reference=reference,
+                    integration=outcome.source.integration,
+                    secret_id=outcome.source.secret_id,
+                    version_id=outcome.source.version_id,
+                    outcome="ok",
+                    attempt=attempt,
+                )
+            )
+        else:
+            uses.append(
+                FieldUse(
+                    field=field,
+                    reference=reference,
+                    integration=integration,
+                    secret_id=None,
+                    version_id=None,
+                    outcome=outcome.code,
+                    attempt=attempt,
+                )
+            )
+    return uses
+
+
+def _versions_changed(first: list[FieldUse], second: list[FieldUse]) -> bool:
+    before = {use.field: (use.secret_id, use.version_id) for use in first}
+    return any(
+        before.get(use.field) != (use.secret_id, use.version_id) for use in second
+    )
+
+
+def _resolution_error(resolution: Resolution) -> PrizmError:
+    """Return the first field's error, naming every failed field when several failed."""
+    errors = resolution.errors
+    field, first = next(iter(errors.items()))
+    if len(errors) == 1:
+        return first.reworded(f"Field '{field}': {first.message}")
+    others = ", ".join(
+        f"'{name}' ({error.code})" for name, error in list(errors.items())[1:]
+    )
+    return first.reworded(
+        f"{len(errors)} references failed to resolve, so no connection was made. "
+        f"Field '{field}': {first.message} Also failed: {others}."
+    )
