@@ -5,10 +5,14 @@ from __future__ import annotations
 from prizm.errors import UsageError
 from prizm.providers.aws import AWS
 from prizm.providers.base import ProviderType
+from prizm.providers.hashicorp import HASHICORP
 
 __all__ = ["PROVIDER_TYPES", "provider_type"]
 
-PROVIDER_TYPES: dict[str, ProviderType] = {AWS.type_name: AWS}
+PROVIDER_TYPES: dict[str, ProviderType] = {
+    AWS.type_name: AWS,
+    HASHICORP.type_name: HASHICORP,
+}
 
 
 def provider_type(type_name: str) -> ProviderType:
