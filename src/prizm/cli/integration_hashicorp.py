@@ -59,7 +59,8 @@ AuthNamespaceOption = Annotated[
     str | None,
     typer.Option(
         "--auth-namespace",
-        help="Namespace to log in to, when it differs from --namespace.",
+        help="Namespace to log in to, when it differs from --namespace; root for "
+        "the root namespace.",
     ),
 ]
 KubernetesRoleOption = Annotated[

@@ -97,6 +97,12 @@ class VaultErrorContext:
             return f"secret '{self.path}' version {self.version}"
         return f"secret '{self.path}'"
 
+    def request(self) -> str:
+        """Name the operation and its secret: "read of secret 'secret/app'"."""
+        if self.path is None:
+            return self.operation
+        return f"{self.operation} of {self.secret()}"
+
     def update_command(self) -> str:
         return f"prizm integration update hashicorp {self.integration}"
 
@@ -132,7 +138,7 @@ def _map(exc: BaseException, context: VaultErrorContext) -> PrizmError:
         return _login_failed(exc.original, context)
     if isinstance(exc, TokenRejected):
         return TokenExpired(
-            f"Vault rejected the integration's static token {context.where()}: it "
+            f"The integration's static token was rejected {context.where()}. It "
             "has expired or been revoked, or it may not look itself up.",
             hint="Supply a new token with: "
             f"{context.update_command()} --token-stdin, or switch to a method that "
@@ -166,7 +172,8 @@ def _map_transport(exc: BaseException, context: VaultErrorContext) -> PrizmError
     if isinstance(exc, requests.exceptions.Timeout):
         limit = f" within {context.timeout:g} s" if context.timeout else ""
         return RequestTimeout(
-            f"Vault did not answer {context.operation}{limit} {context.where()}.",
+            f"The server did not answer the {context.request()}{limit} "
+            f"{context.where()}.",
             hint="Check the network path to the address and the server's health, or "
             f"raise the timeout with: {context.update_command()} --timeout SECONDS.",
             **context.fields(),
@@ -207,20 +214,20 @@ def _map_status(
     if isinstance(exc, hvac.exceptions.VaultDown):
         if "sealed" in said.lower():
             return VaultSealed(
-                f"Vault is sealed {context.where()}.",
+                f"The server is sealed {context.where()}.",
                 hint="Ask an operator to unseal it (bao operator unseal or vault "
                 "operator unseal); reads work again once it is unsealed.",
                 **context.fields(),
             )
         return ServiceError(
-            f"Vault is unavailable (503){said_text} {context.where()}.",
+            f"The server is unavailable (503){said_text} {context.where()}.",
             hint="Retry later; check the server's health with: bao status.",
             **context.fields(),
         )
     if isinstance(exc, hvac.exceptions.RateLimitExceeded):
         attempts = f" after {context.attempts} attempts" if context.attempts else ""
         return Throttled(
-            f"Vault throttled {context.operation} of {context.secret()}{attempts} "
+            f"The {context.request()} was throttled{attempts} "
             f"(429, a rate limit quota) {context.where()}.",
             hint="Retry later, start fewer runs at once, or ask the Vault operator to "
             "raise the rate limit quota.",
@@ -245,7 +252,7 @@ def _map_status(
         hvac.exceptions.BadGateway: "502",
     }.get(type(exc), "an unexpected status")
     return ServiceError(
-        f"Vault returned {status} for {context.operation} of {context.secret()}"
+        f"The server returned {status} for the {context.request()}"
         f"{said_text} {context.where()}.",
         hint="Retry; if it persists, check the Vault server's logs.",
         **context.fields(),
@@ -269,8 +276,8 @@ def _not_found(
 ) -> PrizmError:
     if "namespace not found" in said.lower():
         return SecretNotFound(
-            f"Vault has no namespace '{context.namespace}' that the token can see, so "
-            f"{context.secret()} was not found {context.where()}.",
+            f"The namespace '{context.namespace}' was not found {context.where()}, "
+            f"so {context.secret()} cannot be read.",
             hint="Check the namespace with: prizm integration show "
             f"{context.integration}; a token from a login in another namespace also "
             "needs a policy there.",
@@ -298,16 +305,16 @@ def _not_found(
     policy = f" (read on {context.api_path})" if context.api_path else ""
     if context.version is not None:
         return VersionNotFound(
-            f"Vault returned 404 for {context.secret()} {context.where()}: the "
-            "version does not exist, or the secret does not.",
+            f"Version {context.version} of secret '{context.path}' was not found "
+            f"{context.where()}. The version does not exist, or the secret does not.",
             hint="List the versions with: bao kv metadata get "
             f"{context.path}; Vault also answers 404 when a policy{policy} is missing.",
             **context.fields(),
         )
     return SecretNotFound(
-        f"Vault returned 404 for {context.secret()} {context.where()}: no secret "
-        "exists at that path, or the token's policies hide it, because Vault "
-        "answers 404 for some permission problems too.",
+        f"Secret '{context.path}' was not found {context.where()}. Vault returned "
+        "404, which means that no secret exists at that path or that the token's "
+        "policies hide it, because Vault answers 404 for some permission problems.",
         hint=f"Check the path and the namespace, and that the token's policy allows "
         f"read{policy}.",
         **context.fields(),

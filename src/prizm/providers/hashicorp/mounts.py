@@ -97,8 +97,9 @@ class MountTable:
                 return found
             try:
                 data = self._lookup_mount(path)
-            except hvac.exceptions.InvalidRequest:
-                # Vault answers 400 when no mount serves the path.
+            except (hvac.exceptions.InvalidRequest, hvac.exceptions.Forbidden):
+                # Vault answers 403 (OpenBao 2.7) or 400 both when no mount serves
+                # the path and when the token may use nothing below it.
                 return None
             mount_path = str(data.get("path") or "")
             if not mount_path:

@@ -139,7 +139,7 @@ class HashicorpProvider:
             version=request.selected("version") if request else None,
             auth=settings.auth,
             auth_mount=settings.mount,
-            auth_namespace=settings.login_namespace,
+            auth_namespace=settings.login_namespace or "root",
             timeout=settings.timeout,
             attempts=MAX_ATTEMPTS,
         )
@@ -203,10 +203,13 @@ class HashicorpProvider:
             return map_vault_error(exc, context)
         if mount is None:
             return SecretNotFound(
-                f"No secrets engine that the token can see is mounted at a prefix of "
-                f"'{request.name}' {context.where()}.",
-                hint="Start the reference with the mount path (list them with: bao "
-                "secrets list), and check the integration's namespace.",
+                f"Secret '{request.name}' was not found {context.where()}, because no "
+                "secrets engine that the token can see is mounted at a prefix of its "
+                "path. The mount does not exist, or the token's policies grant "
+                "nothing below it.",
+                hint="Start the reference with the mount path (bao secrets list "
+                "shows them), check the integration's namespace, and check that the "
+                "token's policy allows read on the secret.",
                 **context.fields(),
             )
         if not mount.is_kv:
@@ -218,10 +221,10 @@ class HashicorpProvider:
                 **context.fields(),
             )
         relative = request.name[len(mount.path) :]
-        if mount.kv_version == 2 and relative.startswith("data/"):
+        if mount.kv_version == 2 and (relative + "/").startswith("data/"):
             # The API segment written into the reference: read <mount>/data/<path>,
             # never <mount>/data/data/<path>.
-            relative = relative[len("data/") :]
+            relative = relative[len("data/") :] if relative != "data" else ""
             log.debug(
                 "vault path normalised integration=%s path=%s mount=%s",
                 self.name,

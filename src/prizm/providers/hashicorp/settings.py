@@ -29,6 +29,7 @@ __all__ = [
 AuthMethod = Literal["token", "approle", "kubernetes", "userpass"]
 AUTH_METHODS: tuple[str, ...] = ("token", "approle", "kubernetes", "userpass")
 DEFAULT_JWT_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+ROOT_NAMESPACE = "root"
 
 # Namespace and mount paths: segments of letters, digits, '_', '-' and '.'.
 PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
@@ -127,10 +128,19 @@ class HashicorpSettings(BaseModel):
             raise ValueError("the address has an invalid port") from None
         return f"{parts.scheme}://{parts.netloc}"
 
-    @field_validator("namespace", "auth_namespace")
+    @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
-        return _check_path(value, "namespace")
+        value = _check_path(value, "namespace")
+        if value == ROOT_NAMESPACE:
+            # Vault reserves the name: the root namespace is no namespace at all.
+            return None
+        return value
+
+    @field_validator("auth_namespace")
+    @classmethod
+    def _auth_namespace(cls, value: str | None) -> str | None:
+        return _check_path(value, "auth namespace")
 
     @field_validator("auth_mount")
     @classmethod
@@ -208,7 +218,13 @@ class HashicorpSettings(BaseModel):
 
     @property
     def login_namespace(self) -> str | None:
-        """The namespace logins go to: the auth namespace, else the secrets' one."""
+        """The namespace logins go to: the auth namespace, else the secrets' one.
+
+        ``root`` names the root namespace, which Vault reserves as a name, so a login
+        at the root can serve secrets in a child namespace.
+        """
+        if self.auth_namespace == ROOT_NAMESPACE:
+            return None
         return self.auth_namespace or self.namespace
 
     @property
