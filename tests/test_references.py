@@ -291,9 +291,11 @@ class TestExtract:
         nested: dict[str, object] = {}
         node = nested
         for _ in range(40):
+            # Distinct objects: a shared child would make json.dumps expand the
+            # document to 2**40 nodes.
             child: dict[str, object] = {"a": {}, "a.a": {}}
             node["a"] = child
-            node["a.a"] = child
+            node["a.a"] = {"a": {}, "a.a": {}}
             node = child
 
         with pytest.raises(KeyNotFound):
