@@ -281,8 +281,7 @@ class TestNamespaces:
     def test_token_in_namespace(self, bao: Bao, canaries: Canaries) -> None:
         password = canaries.make("team")
         bao.put("db", {"password": password}, namespace="team")
-        team = bao.root(namespace="team")
-        token = team.auth.token.create(policies=["team-reader"])["auth"]["client_token"]
+        token = bao.token(policies=["team-reader"], namespace="team")
         bao.add_token(token, extra=["--namespace", "team"])
 
         value = resolved(f"vault://hashicorp/secret/{bao.path('db')}#password")

@@ -268,9 +268,21 @@ class Bao:
         )
         return username, password
 
-    def token(self, *, policies: list[str] | None = None, **settings: Any) -> str:
-        """Create a token; the root token creates it, so it is not a canary."""
-        response = self.root().auth.token.create(
+    def token(
+        self,
+        *,
+        policies: list[str] | None = None,
+        namespace: str | None = None,
+        **settings: Any,
+    ) -> str:
+        """Create a token whose ID is a canary, so the leak scan looks for it.
+
+        Vault sets token IDs only in the root namespace, so a token of another
+        namespace gets a random ID and is no canary.
+        """
+        if namespace is None:
+            settings["id"] = CANARIES.make_plain("token")
+        response = self.root(namespace).auth.token.create(
             policies=policies or ["reader"], **settings
         )
         return str(response["auth"]["client_token"])

@@ -250,7 +250,9 @@ def _map_status(
         hvac.exceptions.InternalServerError: "500",
         hvac.exceptions.VaultNotInitialized: "501, not initialized",
         hvac.exceptions.BadGateway: "502",
-    }.get(type(exc), "an unexpected status")
+        hvac.exceptions.UnsupportedOperation: "an unsupported operation error",
+        hvac.exceptions.UnexpectedError: "an unexpected status",
+    }.get(type(exc), "an error")
     return ServiceError(
         f"The server returned {status} for the {context.request()}"
         f"{said_text} {context.where()}.",
