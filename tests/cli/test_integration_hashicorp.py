@@ -228,6 +228,32 @@ class TestTestConnection:
         assert report["steps"][-1]["data"]["keys"] == ["user"]
         assert report["steps"][-1]["data"]["version"] == "1"
 
+    def test_login_at_root_secrets_in_namespace(self, bao: Bao) -> None:
+        bao.put("db", {"user": "app"}, namespace="team")
+        role_id, secret_id = bao.approle()
+        bao.add(
+            auth="approle",
+            stdin=secret_id + "\n",
+            extra=[
+                "--role-id",
+                role_id,
+                "--secret-id-stdin",
+                "--namespace",
+                "team",
+                "--auth-namespace",
+                "root",
+            ],
+        )
+
+        result = run_cli(
+            ["integration", "test", "hashicorp", "--secret", f"secret/{bao.path('db')}"]
+        )
+
+        assert result.status == 0, result.out
+        assert "Logged in with approle at auth/approle in namespace root" in result.out
+        assert "in namespace team: secret/ (KV v2)" in result.out
+        assert f"Read team/secret/{bao.path('db')}, version 1; keys: user" in result.out
+
     def test_sealed_server_has_fix(
         self, bao: Bao, sealed_openbao: OpenBaoServer
     ) -> None:

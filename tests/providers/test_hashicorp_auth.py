@@ -24,11 +24,8 @@ from prizm.secrets import ResolvedValue
 from prizm.store import open_store
 from tests.support.canaries import Canaries
 from tests.support.openbao import Bao
-from tests.support.tokenreview import (
-    TokenReviewServer,
-    ca_certificate,
-    service_account_jwt,
-)
+from tests.support.tlsfiles import write_tls_files
+from tests.support.tokenreview import TokenReviewServer, service_account_jwt
 
 LOGIN = "/v1/auth/approle/login"
 RENEW = "/v1/auth/token/renew-self"
@@ -329,7 +326,8 @@ class TestKubernetes:
             root.sys.enable_auth_method("kubernetes", path=mount)
             root.auth.kubernetes.configure(
                 kubernetes_host=review.url,
-                kubernetes_ca_cert=ca_certificate(),
+                # Required by the auth method, unused over http.
+                kubernetes_ca_cert=Path(write_tls_files(tmp_path).ca).read_text(),
                 disable_local_ca_jwt=True,
                 mount_point=mount,
             )

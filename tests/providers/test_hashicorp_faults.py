@@ -340,3 +340,55 @@ class TestErrorMapping:
 
         assert value not in error.text
         assert "********" in error.text
+
+
+class TestClientCertificate:
+    @pytest.fixture
+    def secret(self, openbao_mtls: OpenBaoServer) -> str:
+        openbao_mtls.client().secrets.kv.v2.create_or_update_secret(
+            path="mtls/app", secret={"k": "with-client-cert"}, mount_point="secret"
+        )
+        return "vault://hashicorp/secret/mtls/app#k"
+
+    def add(self, server: OpenBaoServer, *extra: str) -> None:
+        assert server.files is not None
+        result = run_cli(
+            [
+                "integration",
+                "add",
+                "hashicorp",
+                "--address",
+                server.mtls_address,
+                "--token-stdin",
+                "--ca-cert",
+                server.files.ca,
+                *extra,
+            ],
+            stdin=server.root_token + "\n",
+        )
+        assert result.status == 0, result.err
+
+    def test_client_certificate_sent(
+        self, openbao_mtls: OpenBaoServer, secret: str
+    ) -> None:
+        assert openbao_mtls.files is not None
+        files = openbao_mtls.files
+        self.add(
+            openbao_mtls,
+            "--client-cert",
+            files.client_cert,
+            "--client-key",
+            files.client_key,
+        )
+
+        assert value_of(secret) == "with-client-cert"
+
+    def test_without_client_certificate(
+        self, openbao_mtls: OpenBaoServer, secret: str
+    ) -> None:
+        self.add(openbao_mtls)
+
+        error = error_of(secret)
+
+        assert error.code == "endpoint_unreachable"
+        assert_not_chained(error)

@@ -6,7 +6,8 @@
 ``secret/``, and policies. Tests write their secrets below a unique prefix, so they
 never see each other's data. ``sealed_openbao`` is a second server, sealed, and
 ``openbao_tls`` a third one serving TLS with its own CA (``-dev-tls``). Each server
-runs in its own process group, which teardown kills.
+runs in its own process group, which teardown kills. ``openbao_mtls`` adds a listener
+that requires a client certificate.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ from devtools.servers import free_port, wait_for_port
 
 from tests.support.canaries import CANARIES
 from tests.support.fixtures import CliResult, run_cli
+from tests.support.tlsfiles import TlsFiles, write_tls_files
 
 __all__ = [
     "Bao",
     "OpenBaoServer",
     "bao",
     "openbao",
+    "openbao_mtls",
     "openbao_tls",
     "sealed_openbao",
 ]
@@ -65,12 +68,40 @@ def _bao_binary() -> str:
 class OpenBaoServer:
     """``bao server -dev`` on a free loopback port, with a random root token."""
 
-    def __init__(self, *, tls: bool = False) -> None:
+    def __init__(self, *, tls: bool = False, client_certs: bool = False) -> None:
         self.port = free_port()
         self.tls = tls
         self.root_token = CANARIES.make_plain("root")
         self.directory = tempfile.mkdtemp(prefix="prizm-bao-")
         self.process: subprocess.Popen[bytes] | None = None
+        self.files: TlsFiles | None = None
+        self.mtls_port: int | None = None
+        if client_certs:
+            self.files = write_tls_files(Path(self.directory))
+            self.mtls_port = free_port()
+            # The dev listener's cluster port is its port + 1.
+            while self.mtls_port in (self.port, self.port + 1):
+                self.mtls_port = free_port()
+
+    @property
+    def mtls_address(self) -> str:
+        """The listener that requires a client certificate signed by the test CA."""
+        return f"https://{HOST}:{self.mtls_port}"
+
+    def _write_mtls_config(self) -> str:
+        assert self.files is not None
+        config = Path(self.directory) / "mtls.hcl"
+        config.write_text(
+            f"""listener "tcp" {{
+  address = "{HOST}:{self.mtls_port}"
+  tls_cert_file = "{self.files.server_cert}"
+  tls_key_file = "{self.files.server_key}"
+  tls_client_ca_file = "{self.files.ca}"
+  tls_require_and_verify_client_cert = true
+}}
+"""
+        )
+        return str(config)
 
     @property
     def address(self) -> str:
@@ -91,6 +122,8 @@ class OpenBaoServer:
         ]
         if self.tls:
             command += ["-dev-tls", f"-dev-tls-cert-dir={self.directory}"]
+        if self.files is not None:
+            command.append(f"-config={self._write_mtls_config()}")
         log = open(Path(self.directory) / "bao.log", "ab")
         # The dev server logs its root token: the log stays in the temporary
         # directory, never in test output.
@@ -108,6 +141,8 @@ class OpenBaoServer:
         )
         log.close()
         wait_for_port(self.port, self.process)
+        if self.mtls_port is not None:
+            wait_for_port(self.mtls_port, self.process)
         self._wait_unsealed()
         return self
 
@@ -187,6 +222,16 @@ def sealed_openbao() -> Iterator[OpenBaoServer]:
 def openbao_tls() -> Iterator[OpenBaoServer]:
     """An OpenBao dev server serving TLS with a certificate of its own CA."""
     server = OpenBaoServer(tls=True).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def openbao_mtls() -> Iterator[OpenBaoServer]:
+    """An OpenBao dev server with a second listener that requires client certs."""
+    server = OpenBaoServer(client_certs=True).start()
     try:
         yield server
     finally:

@@ -14,45 +14,19 @@ import json
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
-__all__ = ["TokenReviewServer", "ca_certificate", "service_account_jwt"]
+__all__ = ["TokenReviewServer", "service_account_jwt"]
 
 REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def ca_certificate() -> str:
-    """Return a throwaway self-signed CA certificate in PEM form.
-
-    The auth method requires a Kubernetes CA certificate in its configuration, but
-    never uses it here, because the stand-in serves plain http.
-    """
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "prizm-test-ca")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 def service_account_jwt(namespace: str, name: str, uid: str) -> str:
