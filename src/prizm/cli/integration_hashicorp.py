@@ -71,7 +71,7 @@ JwtFileOption = Annotated[
     str | None,
     typer.Option(
         "--jwt-file",
-        help="Service-account JWT file; default "
+        help="Service-account JWT file, by default "
         "/var/run/secrets/kubernetes.io/serviceaccount/token.",
     ),
 ]
@@ -121,7 +121,7 @@ CREDENTIALS = (
 
 
 def _file(value: str | None, option: str) -> str | None:
-    """Return ``value`` as an absolute path of an existing file; "" passes."""
+    """Return ``value`` as the absolute path of an existing file, or "" unchanged."""
     if not value:
         return value
     path = Path(value).expanduser()
@@ -144,8 +144,8 @@ def _read_credentials(
     needed = {"token": "token", "approle": "secret_id", "userpass": "password"}
     labels: list[str] = []
     for field, flag, label in CREDENTIALS:
-        wanted = flags[flag]
-        if adding and not wanted and auth is not None and needed.get(auth) == field:
+        requested = flags[flag]
+        if adding and not requested and auth is not None and needed.get(auth) == field:
             if not sys.stdin.isatty():
                 option = "--" + flag.replace("_", "-")
                 raise UsageError(
@@ -153,8 +153,8 @@ def _read_credentials(
                     hint=f"Send the {label.lower()} on standard input with {option}, "
                     "or run the command in a terminal to be prompted.",
                 )
-            wanted = True
-        if wanted:
+            requested = True
+        if requested:
             labels.append(label)
     values = read_secret_lines(labels)
     return {field: values[label] for field, _, label in CREDENTIALS if label in values}
@@ -221,6 +221,7 @@ def add_hashicorp(
             hint="Give the Vault URL, for example --address "
             "https://vault.example.com:8200.",
         )
+    # Every parameter by name; _values and the flags below pick theirs out.
     options = dict(locals())
     values = _values(auth, options)
     flags = {flag: bool(options[flag]) for _, flag, _ in CREDENTIALS}
@@ -264,7 +265,7 @@ def update_hashicorp(
     timeout: TimeoutOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Change a Vault integration. Options not given are kept; "" clears one."""
+    """Change a Vault integration. Options not given are kept, and "" clears one."""
     service = integration_service()
     record = service.get(name)
     if record.type != "hashicorp":
@@ -272,6 +273,7 @@ def update_hashicorp(
             f"Integration '{name}' is of type {record.type}, not hashicorp.",
             hint=f"See: prizm integration update {record.type} --help",
         )
+    # Every parameter by name; _values and the flags below pick theirs out.
     options = dict(locals())
     values = _values(auth, options)
     flags = {flag: bool(options[flag]) for _, flag, _ in CREDENTIALS}
@@ -279,12 +281,12 @@ def update_hashicorp(
     clear: list[str] = []
     if auth is not None and auth != record.settings.get("auth"):
         # Switching methods drops the fields of every other method.
-        kept = METHOD_FIELDS[auth]
+        new_fields = METHOD_FIELDS[auth]
         clear += [
             field
             for fields in METHOD_FIELDS.values()
             for field in fields
-            if field not in kept and values.get(field) is None
+            if field not in new_fields and values.get(field) is None
         ]
         if auth == "token":
             clear.append("auth_namespace")

@@ -1,6 +1,6 @@
 """The token of one Vault integration: login, renewal and re-login.
 
-One ``TokenManager`` per integration and process holds one token that every thread
+One ``TokenManager`` per integration and process keeps one token that every thread
 shares. ``token()`` returns it, first doing whatever keeps it usable:
 
 * No token yet: log in (approle, kubernetes, userpass), or take the static token.
@@ -9,10 +9,10 @@ shares. ``token()`` returns it, first doing whatever keeps it usable:
   TTL, so the next refresh logs in again instead of renewing.
 * The token is past its TTL, or renewal fails: log in again.
 
-Renewal happens on use, not on a timer: a process idle for longer than the TTL logs
-in again on its next read. A static token is renewed on the same schedule when Vault
-says it is renewable, but it is never replaced. When Vault rejects it, the caller
-gets ``token_expired``.
+Renewal happens on use, not on a timer, so a process idle for longer than the TTL
+logs in again on its next read. A static token is renewed on the same schedule when
+its lookup reports it renewable, but it is never replaced. When Vault rejects it,
+the caller gets ``token_expired``.
 
 Permissions: the ``default`` policy, which allows ``auth/token/lookup-self`` and
 ``auth/token/renew-self``.
@@ -44,7 +44,7 @@ REFRESH_FRACTION = 2 / 3
 
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
-    """What ``auth/token/lookup-self`` returns about the token, without its ID."""
+    """The token's details from ``auth/token/lookup-self``, without its ID."""
 
     display_name: str
     policies: tuple[str, ...]
@@ -65,7 +65,7 @@ class TokenInfo:
 
 
 class TokenManager:
-    """Keeps one usable token per integration; safe to share between threads."""
+    """Keeps one usable token per integration. Safe to share between threads."""
 
     def __init__(
         self, settings: HashicorpSettings, connection: VaultConnection
@@ -101,7 +101,7 @@ class TokenManager:
             assert self._token is not None
             return self._token.reveal()
 
-    def holds(self, token: str) -> bool:
+    def is_current(self, token: str) -> bool:
         """Return whether ``token`` is still the current token."""
         with self._lock:
             return self._token is not None and self._token.reveal() == token
@@ -113,7 +113,7 @@ class TokenManager:
                 if self.is_static:
                     raise TokenRejected()
                 log.warning(
-                    "vault token rejected integration=%s; logging in again",
+                    "vault token rejected integration=%s, logging in again",
                     self.connection.integration,
                 )
                 self._token = None
@@ -165,7 +165,7 @@ class TokenManager:
                     exc.__class__.__name__,
                 )
         if self.is_static:
-            # A static token cannot be replaced; use it until Vault rejects it.
+            # A static token cannot be replaced, so it is used until Vault rejects it.
             self._ttl = 0.0
             return
         self._login()
@@ -192,8 +192,8 @@ class TokenManager:
         except LoginFailure:
             raise
         except Exception as exc:  # noqa: BLE001 - mapped by the caller
-            # Not chained: a requests exception carries the request body, which
-            # holds the secret ID, password or JWT.
+            # Not chained, because a requests exception carries the request body,
+            # which contains the secret ID, password or JWT.
             raise LoginFailure(exc) from None
         auth = response.get("auth") if isinstance(response, dict) else None
         if not isinstance(auth, dict) or not auth.get("client_token"):
@@ -253,7 +253,7 @@ class TokenManager:
         )
 
     def _read_jwt(self) -> SecretValue:
-        """Read the service-account JWT; projected tokens rotate, so every login."""
+        """Read the service-account JWT at every login, as projected tokens rotate."""
         path = self.settings.jwt_path
         try:
             with open(path, encoding="utf-8") as file:

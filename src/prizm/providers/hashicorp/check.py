@@ -1,6 +1,6 @@
 """Test Connection for HashiCorp Vault and OpenBao, step by step.
 
-The steps: the server answers and is unsealed (``GET sys/seal-status``), the login
+The steps: the server responds and is unsealed (``GET sys/seal-status``), the login
 works, the token is looked up (``auth/token/lookup-self``: policies, TTL, renewable),
 the KV mounts the token can see are listed, and each named secret is read with its
 keys listed. Values are never shown, only key names and versions.
@@ -33,7 +33,7 @@ def _failed(name: str, error: PrizmError) -> TestStep:
 
 
 def run_checks(provider: HashicorpProvider, secrets: Sequence[str]) -> TestReport:
-    """Run every step; a failed step skips the steps that depend on it."""
+    """Run every step. A failed step skips the steps that depend on it."""
     report = TestReport(provider.name, "hashicorp", provider.location())
     later = ["Login", "Token", "Mounts", *[f"Secret {secret}" for secret in secrets]]
     if not _check_server(provider, report):
@@ -92,7 +92,8 @@ def _check_server(provider: HashicorpProvider, report: TestReport) -> bool:
         TestStep(
             "Server",
             "ok",
-            f"The server at {provider.settings.address} answers ({version}, unsealed).",
+            f"The server at {provider.settings.address} responds ({version}, "
+            "unsealed).",
             data={"version": version},
         )
     )
@@ -173,7 +174,7 @@ def _check_mounts(provider: HashicorpProvider, report: TestReport) -> None:
             TestStep(
                 "Mounts",
                 "warning",
-                f"The token sees no KV mount in namespace {namespace}.",
+                f"The token can see no KV mount in namespace {namespace}.",
                 fix="Check the integration's namespace (--namespace) and that the "
                 "token's policies grant access below a KV mount; a namespace "
                 "mismatch is the usual cause.",

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 3
-"""Attempts per call when Vault answers 429; other failures are not retried."""
+"""Attempts per call when Vault returns 429. Other failures are not retried."""
 
 RETRY_DELAYS = (0.25, 0.75)
 
@@ -44,7 +44,8 @@ class VaultConnection:
         verify: bool | str = True
         if settings.tls_skip_verify:
             verify = False
-            # The setting itself is the warning; urllib3 would repeat it per request.
+            # One warning per integration is logged below, so urllib3's warning on
+            # every request is turned off.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             log.warning(
                 "TLS certificate verification is off for integration=%s", integration
@@ -63,7 +64,8 @@ class VaultConnection:
         self, namespace: str | None, verify: bool | str, cert: tuple[str, str] | None
     ) -> Any:
         # An empty token and an explicit cert keep hvac from reading VAULT_TOKEN,
-        # ~/.vault-token or VAULT_CLIENT_CERT: only the integration's settings count.
+        # ~/.vault-token or VAULT_CLIENT_CERT, so only the integration's settings
+        # count.
         return hvac.Client(
             url=self.settings.address,
             token="",

@@ -1,14 +1,14 @@
 """Mapping of hvac and requests exceptions to Prizm errors, in one place.
 
-No mapped error keeps its cause or context. A requests exception holds the prepared
-request, whose headers carry the token and whose body carries a login's secret ID or
-password, and an hvac exception holds the whole response text. So every error returned
-here has ``__cause__`` and ``__context__`` cleared on purpose, and messages quote only
-Vault's short ``errors`` strings, scrubbed of registered secrets.
+No mapped error keeps its cause or context. A requests exception contains the
+prepared request, whose headers carry the token and whose body carries a login's
+secret ID or password. An hvac exception contains the whole response text. So every
+error returned here has ``__cause__`` and ``__context__`` cleared on purpose, and
+messages quote only Vault's short ``errors`` strings, scrubbed of registered secrets.
 
-Vault answers 403 both for a token that is no longer valid and for a missing policy.
-The session tells them apart with a token lookup before an error reaches this module:
-an invalid static token arrives as ``TokenRejected`` and a failed login as
+Vault returns 403 both for a token that is no longer valid and for a missing policy.
+The provider tells them apart with a token lookup before an error reaches this
+module, so an invalid static token arrives as ``TokenRejected`` and a failed login as
 ``LoginFailure``.
 """
 
@@ -50,7 +50,7 @@ MAX_MESSAGE_LENGTH = 200
 
 
 class LoginFailure(Exception):
-    """Raised by the token manager when a login fails; ``original`` is the reason."""
+    """Raised by the token manager when a login fails. ``original`` is the reason."""
 
     def __init__(self, original: BaseException | str) -> None:
         super().__init__("login failed")
@@ -63,7 +63,7 @@ class TokenRejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class VaultErrorContext:
-    """What a mapped error names: integration, address, namespace and the request."""
+    """The integration, address, namespace and request that a mapped error names."""
 
     integration: str
     address: str
@@ -124,7 +124,7 @@ def vault_messages(exc: BaseException) -> str:
 def map_vault_error(exc: BaseException, context: VaultErrorContext) -> PrizmError:
     """Map an exception raised while talking to Vault to a Prizm error.
 
-    The result never chains ``exc``: see the module docstring for why.
+    The result never chains ``exc``, for the reason the module docstring gives.
     """
     mapped = _map(exc, context)
     mapped.__cause__ = None
@@ -159,7 +159,7 @@ def _map(exc: BaseException, context: VaultErrorContext) -> PrizmError:
 
 
 def _map_transport(exc: BaseException, context: VaultErrorContext) -> PrizmError | None:
-    """Map connection, TLS and timeout failures; None for anything else."""
+    """Map connection, TLS and timeout failures, and return None for the rest."""
     if isinstance(exc, requests.exceptions.SSLError):
         return EndpointUnreachable(
             f"The TLS handshake with Vault failed during {context.operation} "
@@ -209,10 +209,10 @@ def _map_transport(exc: BaseException, context: VaultErrorContext) -> PrizmError
 def _map_status(
     exc: hvac.exceptions.VaultError, context: VaultErrorContext
 ) -> PrizmError:
-    said = vault_messages(exc)
-    said_text = f" (Vault: {said})" if said else ""
+    vault_message = vault_messages(exc)
+    vault_text = f" (Vault: {vault_message})" if vault_message else ""
     if isinstance(exc, hvac.exceptions.VaultDown):
-        if "sealed" in said.lower():
+        if "sealed" in vault_message.lower():
             return VaultSealed(
                 f"The server is sealed {context.where()}.",
                 hint="Ask an operator to unseal it (bao operator unseal or vault "
@@ -220,7 +220,7 @@ def _map_status(
                 **context.fields(),
             )
         return ServiceError(
-            f"The server is unavailable (503){said_text} {context.where()}.",
+            f"The server is unavailable (503){vault_text} {context.where()}.",
             hint="Retry later; check the server's health with: bao status.",
             **context.fields(),
         )
@@ -234,7 +234,7 @@ def _map_status(
             **context.fields(),
         )
     if isinstance(exc, hvac.exceptions.InvalidPath):
-        return _not_found(exc, context, said)
+        return _not_found(exc, context, vault_message)
     if isinstance(exc, (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized)):
         return _access_denied(context)
     if isinstance(exc, hvac.exceptions.ParamValidationError):
@@ -255,7 +255,7 @@ def _map_status(
     }.get(type(exc), "an error")
     return ServiceError(
         f"The server returned {status} for the {context.request()}"
-        f"{said_text} {context.where()}.",
+        f"{vault_text} {context.where()}.",
         hint="Retry; if it persists, check the Vault server's logs.",
         **context.fields(),
     )
@@ -274,9 +274,9 @@ def _metadata(exc: hvac.exceptions.VaultError) -> dict[str, Any] | None:
 
 
 def _not_found(
-    exc: hvac.exceptions.VaultError, context: VaultErrorContext, said: str
+    exc: hvac.exceptions.VaultError, context: VaultErrorContext, vault_message: str
 ) -> PrizmError:
-    if "namespace not found" in said.lower():
+    if "namespace not found" in vault_message.lower():
         return SecretNotFound(
             f"The namespace '{context.namespace}' was not found {context.where()}, "
             f"so {context.secret()} cannot be read.",
@@ -310,13 +310,13 @@ def _not_found(
             f"Version {context.version} of secret '{context.path}' was not found "
             f"{context.where()}. The version does not exist, or the secret does not.",
             hint="List the versions with: bao kv metadata get "
-            f"{context.path}; Vault also answers 404 when a policy{policy} is missing.",
+            f"{context.path}; Vault also returns 404 when a policy{policy} is missing.",
             **context.fields(),
         )
     return SecretNotFound(
         f"Secret '{context.path}' was not found {context.where()}. Vault returned "
         "404, which means that no secret exists at that path or that the token's "
-        "policies hide it, because Vault answers 404 for some permission problems.",
+        "policies hide it, because Vault returns 404 for some permission problems.",
         hint=f"Check the path and the namespace, and that the token's policy allows "
         f"read{policy}.",
         **context.fields(),
@@ -351,13 +351,13 @@ def _login_failed(
             original, (hvac.exceptions.VaultDown, hvac.exceptions.RateLimitExceeded)
         ):
             return _map_status(original, context)
-        said = vault_messages(original) or original.__class__.__name__
+        reason = vault_messages(original) or original.__class__.__name__
     else:
-        said = original
+        reason = original
     namespace = context.auth_namespace or context.namespace or "root"
     return LoginFailed(
         f"Login with {context.auth} at auth/{context.auth_mount} in namespace "
-        f"{namespace} failed (Vault: {said}) {context.where()}.",
+        f"{namespace} failed (Vault: {reason}) {context.where()}.",
         hint=_login_hint(context),
         **context.fields(),
     )

@@ -1,11 +1,11 @@
 """Which secrets engine serves a path, and which KV version it runs.
 
 A reference names ``<mount>/<path>`` without saying where the mount ends, so the
-provider asks Vault. ``GET sys/internal/ui/mounts`` lists the secrets engines the
+provider queries Vault. ``GET sys/internal/ui/mounts`` lists the secrets engines the
 token can see, with their type and options, and the longest mount path that prefixes
 the reference's path wins. The listing is cached for ``CACHE_SECONDS`` per provider,
 so per integration and process. A path outside every listed mount is looked up on its
-own with ``GET sys/internal/ui/mounts/<path>``, which Vault answers for any token
+own with ``GET sys/internal/ui/mounts/<path>``, which Vault serves for any token
 with a capability below that mount. Both endpoints need only a valid token.
 """
 
@@ -53,10 +53,10 @@ class Mount:
 
 
 class MountTable:
-    """The mounts of one namespace as one token sees them, cached per process.
+    """The mounts of one namespace that one token can see, cached per process.
 
-    ``list_mounts`` and ``lookup_mount`` perform the two API calls; they are given
-    by the provider so that the calls go through its token and error handling.
+    ``list_mounts`` and ``lookup_mount`` perform the two API calls. The provider
+    passes them in, so that the calls go through its token and error handling.
     """
 
     def __init__(
@@ -87,8 +87,8 @@ class MountTable:
             try:
                 self._refresh_if_stale()
             except hvac.exceptions.Forbidden:
-                # Some tokens lack the default policy; the per-path lookup may
-                # still be allowed. The empty listing is kept so that it is not
+                # Some tokens lack the default policy, but the per-path lookup
+                # may still be allowed. The empty listing is kept so that it is not
                 # fetched again on every read.
                 self._mounts = {}
                 self._listed_at = time.monotonic()
@@ -98,7 +98,7 @@ class MountTable:
             try:
                 data = self._lookup_mount(path)
             except (hvac.exceptions.InvalidRequest, hvac.exceptions.Forbidden):
-                # Vault answers 403 (OpenBao 2.7) or 400 both when no mount serves
+                # Vault returns 403 (OpenBao 2.7) or 400 both when no mount serves
                 # the path and when the token may use nothing below it.
                 return None
             mount_path = str(data.get("path") or "")

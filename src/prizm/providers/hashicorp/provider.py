@@ -49,7 +49,7 @@ FORM = "vault://<integration>/<mount>/<path>[?version=N][#<key>]"
 
 
 class SecretPath:
-    """Where a secret lives once its mount is known: mount, path and API path."""
+    """A secret's location once its mount is known: mount, path and API path."""
 
     def __init__(self, mount: Mount, relative: str) -> None:
         self.mount = mount
@@ -145,7 +145,7 @@ class HashicorpProvider:
         )
 
     def plan_fetch(self, requests: Sequence[SecretRequest]) -> list[FetchCall]:
-        """Return one call per secret: Vault has no batch read."""
+        """Return one call per secret, because Vault has no batch read."""
         return [self._call(request) for request in requests]
 
     def _call(self, request: SecretRequest) -> FetchCall:
@@ -157,17 +157,16 @@ class HashicorpProvider:
     def authorized(self, operation: str, function: Callable[[Any], T]) -> T:
         """Call ``function(client)`` with a usable token, once more after a re-login.
 
-        A 403 is followed by a token lookup. When Vault no longer accepts the token
-        the call is repeated once with a new one (a static token raises
-        ``TokenRejected`` instead); when it does, the 403 is a missing policy and is
-        raised.
+        A 403 is followed by a token lookup. When Vault still accepts the token, the
+        403 is a missing policy and is raised. Otherwise the call is repeated once
+        with a new token, unless the token is static, which raises ``TokenRejected``.
         """
         token = self.tokens.token()
         client = self.connection.client
         try:
             return self.connection.call(operation, lambda: function(client))
         except hvac.exceptions.Forbidden:
-            if self.tokens.holds(token) and self.tokens.is_valid():
+            if self.tokens.is_current(token) and self.tokens.is_valid():
                 raise
         self.tokens.discard(token)
         self.tokens.token()
@@ -222,8 +221,8 @@ class HashicorpProvider:
             )
         relative = request.name[len(mount.path) :]
         if mount.kv_version == 2 and (relative + "/").startswith("data/"):
-            # The API segment written into the reference: read <mount>/data/<path>,
-            # never <mount>/data/data/<path>.
+            # The reference repeats the API's own segment, so read <mount>/data/<path>
+            # and never <mount>/data/data/<path>.
             relative = relative[len("data/") :] if relative != "data" else ""
             log.debug(
                 "vault path normalised integration=%s path=%s mount=%s",
@@ -241,7 +240,7 @@ class HashicorpProvider:
         return SecretPath(mount, relative)
 
     def read(self, request: SecretRequest) -> FetchOutcome:
-        """Read one secret; see the module docstring for the API calls."""
+        """Read one secret with the API calls that the module docstring lists."""
         located = self.locate(request)
         if isinstance(located, PrizmError):
             return located
@@ -296,7 +295,7 @@ class HashicorpProvider:
         return FetchedSecret(document=SecretValue(document), source=source)
 
     def test_connection(self, secrets: Sequence[str]) -> TestReport:
-        """Run Test Connection; see ``prizm.providers.hashicorp.check``."""
+        """Run Test Connection, as ``prizm.providers.hashicorp.check`` describes."""
         from prizm.providers.hashicorp.check import run_checks
 
         return run_checks(self, secrets)

@@ -79,7 +79,7 @@ class HashicorpSettings(BaseModel):
         description="Vault or OpenBao URL, such as https://vault.example.com:8200."
     )
     namespace: str | None = Field(
-        default=None, description="Namespace of the secrets; none for the root."
+        default=None, description="Namespace of the secrets, or none for the root."
     )
     auth: AuthMethod = Field(default="token", description="How Prizm gets a token.")
     token: SecretStr | None = None
@@ -120,7 +120,8 @@ class HashicorpSettings(BaseModel):
             raise ValueError("the address must not contain a user name or password")
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(
-                "the address must have no path, query or fragment; Prizm adds /v1/"
+                "the address must have no path, query or fragment, because Prizm "
+                "adds /v1/ itself"
             )
         try:
             parts.port  # noqa: B018 - raises ValueError for an invalid port
@@ -133,7 +134,8 @@ class HashicorpSettings(BaseModel):
     def _namespace(cls, value: str | None) -> str | None:
         value = _check_path(value, "namespace")
         if value == ROOT_NAMESPACE:
-            # Vault reserves the name: the root namespace is no namespace at all.
+            # Vault reserves "root" for the root namespace, which requests select by
+            # sending no namespace header.
             return None
         return value
 
@@ -165,8 +167,8 @@ class HashicorpSettings(BaseModel):
     def _consistent(self) -> HashicorpSettings:
         if self.address.startswith("http://") and not self.allow_http:
             raise ValueError(
-                "the address uses http, which sends the token unencrypted; use https, "
-                "or allow http for a development server"
+                "the address uses http, which sends the token unencrypted, so use "
+                "https, or allow http for a development server"
             )
         self._check_auth_fields()
         if bool(self.client_cert) != bool(self.client_key):
@@ -201,7 +203,7 @@ class HashicorpSettings(BaseModel):
             )
         if self.auth == "token" and self.auth_namespace:
             raise ValueError(
-                "token authentication takes no auth namespace; set the namespace "
+                "token authentication takes no auth namespace. Set the namespace "
                 "the token was created in as the namespace"
             )
 
