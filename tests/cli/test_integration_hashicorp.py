@@ -254,6 +254,23 @@ class TestTestConnection:
         assert "in namespace team: secret/ (KV v2)" in result.out
         assert f"Read team/secret/{bao.path('db')}, version 1; keys: user" in result.out
 
+    def test_login_in_namespace_passes(self, bao: Bao) -> None:
+        bao.put("db", {"user": "app"}, namespace="team")
+        role_id, secret_id = bao.approle(policies="team-reader", namespace="team")
+        bao.add(
+            auth="approle",
+            stdin=secret_id + "\n",
+            extra=["--role-id", role_id, "--secret-id-stdin", "--namespace", "team"],
+        )
+
+        result = run_cli(
+            ["integration", "test", "hashicorp", "--secret", f"secret/{bao.path('db')}"]
+        )
+
+        assert result.status == 0, result.out
+        assert "in namespace team." in result.out
+        assert "policies default, team-reader" in result.out
+
     def test_sealed_server_has_fix(
         self, bao: Bao, sealed_openbao: OpenBaoServer
     ) -> None:

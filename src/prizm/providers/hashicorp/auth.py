@@ -29,6 +29,7 @@ from typing import Any
 import hvac.exceptions
 from pydantic import SecretStr
 
+from prizm import redaction
 from prizm.providers.hashicorp.connection import VaultConnection
 from prizm.providers.hashicorp.errors import LoginFailure, TokenRejected
 from prizm.providers.hashicorp.settings import HashicorpSettings
@@ -81,6 +82,11 @@ class TokenManager:
         self._expires_at = 0.0
         self.logins = 0
         self.renewals = 0
+        # Masks the credentials in logs and scrubbed messages, should Vault or a
+        # library ever echo one.
+        for credential in (settings.token, settings.secret_id, settings.password):
+            if credential is not None:
+                redaction.register(credential.get_secret_value())
 
     @property
     def is_static(self) -> bool:

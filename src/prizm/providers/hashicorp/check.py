@@ -58,7 +58,7 @@ def _check_server(provider: HashicorpProvider, report: TestReport) -> bool:
     connection = provider.connection
     try:
         status = connection.call(
-            "seal status", connection.login_client.sys.read_seal_status
+            "seal status", connection.root_client.sys.read_seal_status
         )
     except Exception as exc:  # noqa: BLE001 - reported as a failed step
         error = map_vault_error(exc, provider.context("seal status"))

@@ -1,10 +1,12 @@
 """The hvac clients of one Vault integration, and timed calls with retries.
 
-One ``VaultConnection`` exists per integration and process. Its two hvac clients
-share one ``requests.Session`` (and so its connection pool): ``client`` sends the
-token and the secrets' namespace, ``login_client`` sends no token and the login
-namespace. Setting ``client.token`` is a single attribute assignment, so threads may
-keep sending requests while another thread swaps in a new token.
+One ``VaultConnection`` exists per integration and process. Its hvac clients share
+one ``requests.Session`` and so its connection pool. ``client`` sends the token and
+the secrets' namespace, ``login_client`` sends no token and the login namespace, and
+``root_client`` sends neither.
+
+Setting ``client.token`` is a single attribute assignment, so threads may keep
+sending requests while another thread swaps in a new token.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ class VaultConnection:
         self.session.cert = cert
         self.client = self._client(settings.namespace, verify, cert)
         self.login_client = self._client(settings.login_namespace, verify, cert)
+        # For root-namespace endpoints such as sys/seal-status: no token, no
+        # namespace.
+        self.root_client = self._client(None, verify, cert)
 
     def _client(
         self, namespace: str | None, verify: bool | str, cert: tuple[str, str] | None
