@@ -38,6 +38,7 @@ install()
 import pytest  # noqa: E402
 
 from tests.support.fixtures import *  # noqa: E402,F403
+from tests.support.openbao import *  # noqa: E402,F403
 from tests.support.postgres import *  # noqa: E402,F403
 
 

@@ -20,6 +20,7 @@ from prizm.cli import (
     integration,
     integration_aws,
     integration_azure,
+    integration_hashicorp,
     runs,
     secret,
 )
@@ -44,7 +45,7 @@ app.command("run")(runs.run_command)
 app.command("runs")(runs.runs_command)
 
 # Imported for their commands, which register on the integration groups.
-_ = (integration_aws, integration_azure)
+_ = (integration_aws, integration_azure, integration_hashicorp)
 
 
 @app.callback()

@@ -6,11 +6,13 @@ from prizm.errors import UsageError
 from prizm.providers.aws import AWS
 from prizm.providers.azure import AZURE
 from prizm.providers.base import ProviderType
+from prizm.providers.hashicorp import HASHICORP
 
 __all__ = ["PROVIDER_TYPES", "provider_type"]
 
 PROVIDER_TYPES: dict[str, ProviderType] = {
     AWS.type_name: AWS,
+    HASHICORP.type_name: HASHICORP,
     AZURE.type_name: AZURE,
 }
 

@@ -1,0 +1,46 @@
+"""HashiCorp Vault and OpenBao: settings, token, provider and Test Connection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from prizm.providers.hashicorp.provider import HashicorpProvider
+from prizm.providers.hashicorp.settings import HashicorpSettings
+
+__all__ = [
+    "HASHICORP",
+    "HashicorpProvider",
+    "HashicorpProviderType",
+    "HashicorpSettings",
+]
+
+
+class HashicorpProviderType:
+    """The HashiCorp Vault (and OpenBao) integration type."""
+
+    type_name: str = "hashicorp"
+    display_name: str = "HashiCorp Vault"
+    default_name: str = "hashicorp"
+    settings_model: type[BaseModel] = HashicorpSettings
+    credential_fields: tuple[str, ...] = ("token", "secret_id", "password")
+
+    def create(self, name: str, settings: BaseModel) -> HashicorpProvider:
+        assert isinstance(settings, HashicorpSettings)
+        return HashicorpProvider(name, settings)
+
+    def summary(self, settings: Mapping[str, Any]) -> dict[str, str]:
+        location = f"address {settings.get('address', '?')}"
+        if settings.get("namespace"):
+            location += f", namespace {settings['namespace']}"
+        auth = str(settings.get("auth", "token"))
+        if auth != "token":
+            auth += f" at auth/{settings.get('auth_mount') or auth}"
+        if settings.get("auth_namespace"):
+            auth += f" in namespace {settings['auth_namespace']}"
+        return {"location": location, "auth": auth}
+
+
+HASHICORP = HashicorpProviderType()
