@@ -30,7 +30,7 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.resolution
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

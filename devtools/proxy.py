@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -20,6 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["Fault", "FaultProxy", "aws_error", "aws_query_error"]
+
+CONTROL_PREFIX = "/__proxy/"
+"""Paths under this prefix are the proxy's own: ``stats`` and ``reset``."""
 
 
 def aws_error(code: str, message: str, status: int = 400) -> Fault:
@@ -97,6 +101,8 @@ class FaultProxy:
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str]] = []
         self.before_forward: Callable[[str, str], None] | None = None
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -116,6 +122,7 @@ class FaultProxy:
         with self._lock:
             self.faults.clear()
             self.calls.clear()
+            self.peak_in_flight = 0
 
     def counts(self) -> Counter[str]:
         """Return how many requests each operation received."""
@@ -135,7 +142,7 @@ class FaultProxy:
                     return fault
         return None
 
-    def start(self) -> FaultProxy:
+    def start(self, port: int = 0) -> FaultProxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -144,13 +151,45 @@ class FaultProxy:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in separate writes; without TCP_NODELAY,
+                # Nagle's algorithm and delayed ACKs stall each response by ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                if self.path.startswith(CONTROL_PREFIX):
+                    self._control()
+                    return
                 body = raw.decode("utf-8", "replace")
                 operation = operation_of(self.headers, body, self.path)
                 with proxy._lock:
                     proxy.calls.append((operation, body))
+                    proxy.in_flight += 1
+                    proxy.peak_in_flight = max(proxy.peak_in_flight, proxy.in_flight)
+                try:
+                    self._respond(operation, body, raw)
+                finally:
+                    with proxy._lock:
+                        proxy.in_flight -= 1
+
+            def _control(self) -> None:
+                """Serve the proxy's own endpoints: call counts, and reset."""
+                if self.path == CONTROL_PREFIX + "reset":
+                    proxy.clear()
+                counts = proxy.counts()
+                payload = json.dumps(
+                    {"counts": dict(counts), "peak_in_flight": proxy.peak_in_flight}
+                ).encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _respond(self, operation: str, body: str, raw: bytes) -> None:
                 if proxy.delay:
                     time.sleep(proxy.delay)
                 fault = proxy._take_fault(operation, body)
@@ -219,7 +258,7 @@ class FaultProxy:
             do_DELETE = _handle
             do_HEAD = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -236,3 +275,27 @@ class FaultProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main() -> None:
+    """Run the proxy in its own process: ``python -m devtools.proxy UPSTREAM PORT``.
+
+    The benchmark runs it apart so that its threads do not count in the CPU time of
+    the process being measured.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("upstream")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--delay", type=float, default=0.0, help="Seconds per request.")
+    arguments = parser.parse_args()
+    proxy = FaultProxy(arguments.upstream, delay=arguments.delay).start(arguments.port)
+    try:
+        threading.Event().wait()
+    finally:
+        proxy.stop()
+
+
+if __name__ == "__main__":
+    main()

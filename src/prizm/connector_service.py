@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prizm.connectors.base import ConnectorType
-from prizm.connectors.registry import CONNECTOR_TYPES, connector_type
+from prizm.connectors.registry import all_connector_types, connector_type
 from prizm.errors import InvalidField, PrizmError
 from prizm.integrations import IntegrationService
 from prizm.references import INTEGRATION_NAME, MAX_REFERENCE_LENGTH, is_reference
@@ -79,7 +79,7 @@ class ConnectorService:
         self.resolver = resolver or Resolver(self.integrations)
 
     def types(self) -> list[ConnectorType]:
-        return [CONNECTOR_TYPES[name] for name in sorted(CONNECTOR_TYPES)]
+        return all_connector_types()
 
     def validate(self, type_name: str, fields: Mapping[str, str]) -> dict[str, str]:
         """Check field names, secret fields, references and literal values.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,14 @@ __all__ = ["IntegrationService", "IntegrationView", "format_validation_error"]
 
 log = logging.getLogger(__name__)
 
-_providers: dict[str, tuple[tuple[str, str, str], Provider]] = {}
+PROVIDER_RECHECK_SECONDS = 2.0
+"""How long a provider is handed out before its stored settings are read again.
+
+Changes made through this process take effect at once; changes made by another
+process (the web console while a worker runs jobs) within this many seconds.
+"""
+
+_providers: dict[str, tuple[tuple[str, str, str], Provider, float]] = {}
 _providers_lock = threading.Lock()
 
 
@@ -222,6 +230,11 @@ class IntegrationService:
         A provider, and with it the SDK client, is reused across runs and threads
         until the integration's settings change.
         """
+        now = time.monotonic()
+        with _providers_lock:
+            cached = _providers.get(name)
+            if cached is not None and now - cached[2] < PROVIDER_RECHECK_SECONDS:
+                return cached[1]
         record = self.store.integrations.find(name)
         if record is None:
             raise UnknownIntegration(
@@ -233,6 +246,7 @@ class IntegrationService:
         with _providers_lock:
             cached = _providers.get(name)
             if cached is not None and cached[0] == fingerprint:
+                _providers[name] = (fingerprint, cached[1], now)
                 return cached[1]
         provider = provider_type(record.type).create(name, self.settings(record))
         with _providers_lock:
@@ -242,7 +256,7 @@ class IntegrationService:
                 return cached[1]
             if cached is not None:
                 cached[1].close()
-            _providers[name] = (fingerprint, provider)
+            _providers[name] = (fingerprint, provider, now)
         return provider
 
     def forget_provider(self, name: str) -> None:
@@ -281,5 +295,5 @@ def forget_all_providers() -> None:
     with _providers_lock:
         cached = list(_providers.values())
         _providers.clear()
-    for _, provider in cached:
+    for _, provider, _checked in cached:
         provider.close()

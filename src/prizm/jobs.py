@@ -104,12 +104,20 @@ class JobService:
     def _resolve(
         self, references: Mapping[str, str], attempt: int, stats: dict[str, Any]
     ) -> _Attempt:
-        resolution = self.resolver.resolve(references)
+        # The retry after an authentication failure bypasses any opt-in cache.
+        resolution = self.resolver.resolve(references, fresh=attempt > 1)
         stats.setdefault("attempts", []).append(
             {
                 "attempt": attempt,
                 "references": len(references),
-                "api_calls": resolution.calls,
+                "secrets": len(
+                    {
+                        (use.source.integration, use.source.secret_id)
+                        for use in resolution.values.values()
+                    }
+                ),
+                "api_calls": len(resolution.api_calls),
+                "calls": [call.to_dict() for call in resolution.api_calls],
                 "resolution_seconds": round(resolution.seconds, 6),
             }
         )

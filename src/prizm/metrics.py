@@ -8,9 +8,56 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Metrics", "metrics"]
+__all__ = ["CallRecord", "Metrics", "collect_calls", "metrics"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One vault API call, as counted for a single resolution."""
+
+    integration: str
+    provider: str
+    operation: str
+    outcome: str
+    seconds: float
+    retries: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "integration": self.integration,
+            "provider": self.provider,
+            "operation": self.operation,
+            "outcome": self.outcome,
+            "seconds": round(self.seconds, 6),
+            "retries": self.retries,
+        }
+
+
+_collector: ContextVar[list[CallRecord] | None] = ContextVar(
+    "prizm_call_collector", default=None
+)
+
+
+@contextmanager
+def collect_calls() -> Iterator[list[CallRecord]]:
+    """Collect the API calls made in this context (and contexts copied from it).
+
+    The resolver runs its calls on pool threads inside copies of the caller's
+    context, so the calls of one resolution are counted apart from any other.
+    """
+    calls: list[CallRecord] = []
+    token = _collector.set(calls)
+    try:
+        yield calls
+    finally:
+        _collector.reset(token)
+
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -50,6 +97,11 @@ class Metrics:
         retries: int = 0,
     ) -> None:
         """Count one API call (after the SDK's retries) and its retries."""
+        collected = _collector.get()
+        if collected is not None:
+            collected.append(
+                CallRecord(integration, provider, operation, outcome, seconds, retries)
+            )
         with self._lock:
             self._calls[(integration, provider, operation, outcome)] += 1
             if retries:

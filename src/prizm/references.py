@@ -26,11 +26,14 @@ __all__ = [
     "KNOWN_OPTIONS",
     "MAX_REFERENCE_LENGTH",
     "SCHEME",
+    "LoadedDocument",
     "LookupContext",
     "Reference",
     "extract_value",
     "is_reference",
+    "load_document",
     "parse_reference",
+    "select_value",
 ]
 
 SCHEME = "vault://"
@@ -288,7 +291,34 @@ def _follow_dotted(document: dict[str, Any], key: str) -> Any:
     return walk(document, 0, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedDocument:
+    """A secret document with its JSON parsed once, for several keys."""
+
+    text: str
+    parsed: Any
+    error_position: tuple[int, int] | None
+
+
+def load_document(document: str) -> LoadedDocument:
+    """Parse ``document`` as JSON once; the error position is kept, not raised."""
+    parsed, error_position = _load_json(document)
+    return LoadedDocument(document, parsed, error_position)
+
+
 def extract_value(document: str, key: str | None, context: LookupContext) -> str:
+    """Return the text a reference selects from a fetched secret document.
+
+    See ``select_value``; this parses the document first when a key is given.
+    """
+    if key is None:
+        return select_value(LoadedDocument(document, None, None), None, context)
+    return select_value(load_document(document), key, context)
+
+
+def select_value(
+    loaded: LoadedDocument, key: str | None, context: LookupContext
+) -> str:
     """Return the text a reference selects from a fetched secret document.
 
     Without a key, the whole document. With a key, the document must be a JSON
@@ -299,6 +329,7 @@ def extract_value(document: str, key: str | None, context: LookupContext) -> str
     Raises ``NotJson``, ``KeyNotFound``, ``NullValue`` or ``EmptyValue``. No error
     contains any part of the document other than key names.
     """
+    document = loaded.text
     if key is None:
         if document == "":
             raise EmptyValue(
@@ -309,7 +340,7 @@ def extract_value(document: str, key: str | None, context: LookupContext) -> str
             )
         return document
 
-    parsed, error_position = _load_json(document)
+    parsed, error_position = loaded.parsed, loaded.error_position
     if error_position is not None:
         line, column = error_position
         raise NotJson(

@@ -11,19 +11,28 @@ reference never blanks the others: every label gets a value or a typed error.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from prizm.errors import PrizmError, ServiceError
 from prizm.integrations import IntegrationService
-from prizm.metrics import metrics
+from prizm.metrics import CallRecord, collect_calls, metrics
 from prizm.providers.base import FetchCall, FetchOutcome, Provider, SecretRequest
-from prizm.references import LookupContext, Reference, extract_value, parse_reference
+from prizm.references import (
+    LoadedDocument,
+    LookupContext,
+    Reference,
+    extract_value,
+    load_document,
+    parse_reference,
+    select_value,
+)
 from prizm.secrets import FetchedSecret, ResolvedValue, SecretValue
 
 __all__ = ["Resolution", "Resolver", "shared_executor"]
@@ -54,6 +63,9 @@ class Resolution:
     outcomes: dict[str, ResolvedValue | PrizmError] = field(default_factory=dict)
     seconds: float = 0.0
     calls: int = 0
+    """How many fetch calls were planned: batches and single reads."""
+    api_calls: list[CallRecord] = field(default_factory=list)
+    """Every API call made, authentication calls included."""
 
     @property
     def ok(self) -> bool:
@@ -110,8 +122,20 @@ class Resolver:
             parsed[label] = reference
         return parsed
 
-    def resolve(self, references: Mapping[str, str]) -> Resolution:
-        """Resolve every labelled reference; see the module docstring for the plan."""
+    def resolve(
+        self, references: Mapping[str, str], *, fresh: bool = False
+    ) -> Resolution:
+        """Resolve every labelled reference; see the module docstring for the plan.
+
+        ``fresh`` bypasses any opt-in cache, as a retry after an authentication
+        failure must.
+        """
+        with collect_calls() as calls:
+            resolution = self._resolve(references, fresh)
+        resolution.api_calls = list(calls)
+        return resolution
+
+    def _resolve(self, references: Mapping[str, str], fresh: bool) -> Resolution:
         started = time.perf_counter()
         resolution = Resolution()
         pending: list[_Pending] = []
@@ -130,8 +154,9 @@ class Resolver:
                 continue
             pending.append(_Pending(label, reference, text, provider, request))
 
-        fetched = self._fetch(pending, resolution)
+        fetched = self._fetch(pending, resolution, fresh)
 
+        documents: dict[int, LoadedDocument] = {}
         for item in pending:
             outcome = fetched.get((item.provider.name, item.request))
             if outcome is None:
@@ -142,7 +167,7 @@ class Resolver:
                     integration=item.provider.name,
                     location=item.provider.location(),
                 )
-            resolution.outcomes[item.label] = _extract(item, outcome)
+            resolution.outcomes[item.label] = _extract(item, outcome, documents)
 
         resolution.seconds = time.perf_counter() - started
         metrics.record_resolution(resolution.seconds)
@@ -161,45 +186,60 @@ class Resolver:
         return resolution
 
     def _fetch(
-        self, pending: list[_Pending], resolution: Resolution
+        self, pending: list[_Pending], resolution: Resolution, fresh: bool
     ) -> dict[tuple[str, SecretRequest], FetchOutcome]:
-        by_provider: dict[str, tuple[Provider, list[SecretRequest]]] = {}
+        by_provider: dict[str, tuple[Provider, dict[SecretRequest, None]]] = {}
         for item in pending:
-            entry = by_provider.setdefault(item.provider.name, (item.provider, []))
-            if item.request not in entry[1]:
-                entry[1].append(item.request)
+            entry = by_provider.setdefault(item.provider.name, (item.provider, {}))
+            entry[1][item.request] = None
 
         planned: list[tuple[Provider, FetchCall]] = []
         for provider, requests in by_provider.values():
-            planned += [(provider, call) for call in provider.plan_fetch(requests)]
+            calls = provider.plan_fetch(list(requests), fresh=fresh)
+            planned += [(provider, call) for call in calls]
         resolution.calls = len(planned)
 
         results: dict[tuple[str, SecretRequest], FetchOutcome] = {}
         if len(planned) == 1:
             # One call: run it on this thread, saving a thread hand-off.
             provider, call = planned[0]
-            results.update(_run(provider, call))
+            _collect(results, provider, lambda: _run(provider, call))
             return results
 
         executor = self._executor or shared_executor()
         futures: list[
             tuple[Provider, Future[dict[tuple[str, SecretRequest], FetchOutcome]]]
-        ] = [
-            (provider, executor.submit(_run, provider, call))
-            for provider, call in planned
-        ]
+        ] = []
+        for provider, call in planned:
+            # Each call runs in a copy of this context, so the API calls it makes
+            # are counted for this resolution.
+            context = contextvars.copy_context()
+            futures.append(
+                (provider, executor.submit(context.run, _run, provider, call))
+            )
         for provider, future in futures:
-            try:
-                results.update(future.result())
-            except Exception as exc:  # noqa: BLE001 - a provider bug must not abort the run
-                # Requests of this call get "no outcome" errors below. Only the class
-                # name is logged because an unexpected message could quote data.
-                log.error(
-                    "fetch call failed integration=%s error=%s",
-                    provider.name,
-                    exc.__class__.__name__,
-                )
+            _collect(results, provider, future.result)
         return results
+
+
+def _collect(
+    results: dict[tuple[str, SecretRequest], FetchOutcome],
+    provider: Provider,
+    outcome: Callable[[], dict[tuple[str, SecretRequest], FetchOutcome]],
+) -> None:
+    """Merge a call's outcomes; a call that raises leaves its requests unanswered.
+
+    Unanswered requests get a ``service_error`` outcome. Only the exception's class
+    is logged, because an unexpected message could quote data.
+    """
+    try:
+        results.update(outcome())
+    except Exception as exc:  # noqa: BLE001 - a provider bug must not abort the run
+        log.error(
+            "fetch call failed integration=%s error=%s",
+            provider.name,
+            exc.__class__.__name__,
+        )
 
 
 def _run(
@@ -215,13 +255,24 @@ def _with_reference(error: PrizmError, text: str) -> PrizmError:
     return error.for_reference(text)
 
 
-def _extract(item: _Pending, outcome: FetchOutcome) -> ResolvedValue | PrizmError:
+def _extract(
+    item: _Pending, outcome: FetchOutcome, documents: dict[int, LoadedDocument]
+) -> ResolvedValue | PrizmError:
+    """Select the item's key; each fetched document is parsed once per resolution."""
     if isinstance(outcome, PrizmError):
         return _with_reference(outcome, item.text)
     assert isinstance(outcome, FetchedSecret)
     context = LookupContext(item.text, item.provider.name, item.provider.location())
+    key = item.reference.key
     try:
-        text = extract_value(outcome.document.reveal(), item.reference.key, context)
+        if key is None:
+            text = extract_value(outcome.document.reveal(), None, context)
+        else:
+            loaded = documents.get(id(outcome))
+            if loaded is None:
+                loaded = load_document(outcome.document.reveal())
+                documents[id(outcome)] = loaded
+            text = select_value(loaded, key, context)
     except PrizmError as error:
         return error
     metadata: dict[str, Any] = {}

@@ -71,6 +71,14 @@ ConnectTimeoutOption = Annotated[
 ReadTimeoutOption = Annotated[
     float | None, typer.Option("--read-timeout", help="Read timeout in seconds.")
 ]
+CacheTtlOption = Annotated[
+    float | None,
+    typer.Option(
+        "--cache-ttl",
+        help="Seconds to reuse a secret across runs after DescribeSecret confirms it "
+        "is current; 0 (the default) reads the vault on every run.",
+    ),
+]
 MaxAttemptsOption = Annotated[
     int | None,
     typer.Option("--max-attempts", help="Attempts per AWS call, retries included."),
@@ -93,6 +101,7 @@ def _aws_values(
     connect_timeout: float | None,
     read_timeout: float | None,
     max_attempts: int | None,
+    cache_ttl: float | None,
 ) -> dict[str, Any]:
     if auth is not None and auth not in ("iam-role", "access-keys"):
         raise UsageError(
@@ -135,6 +144,7 @@ def _aws_values(
         "connect_timeout": connect_timeout,
         "read_timeout": read_timeout,
         "max_attempts": max_attempts,
+        "cache_ttl": cache_ttl,
     }
     return values
 
@@ -159,6 +169,7 @@ def add_aws(
     connect_timeout: ConnectTimeoutOption = None,
     read_timeout: ReadTimeoutOption = None,
     max_attempts: MaxAttemptsOption = None,
+    cache_ttl: CacheTtlOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Add an AWS Secrets Manager integration."""
@@ -189,6 +200,7 @@ def add_aws(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_attempts=max_attempts,
+        cache_ttl=cache_ttl,
     )
     values = {key: value for key, value in values.items() if value is not None}
     service = integration_service()
@@ -222,6 +234,7 @@ def update_aws(
     connect_timeout: ConnectTimeoutOption = None,
     read_timeout: ReadTimeoutOption = None,
     max_attempts: MaxAttemptsOption = None,
+    cache_ttl: CacheTtlOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Change an AWS integration. Options not given are kept; "" clears one."""
@@ -247,6 +260,7 @@ def update_aws(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_attempts=max_attempts,
+        cache_ttl=cache_ttl,
     )
     clear: list[str] = []
     if auth == "iam-role":

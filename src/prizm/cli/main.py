@@ -17,6 +17,7 @@ import typer
 from prizm import redaction
 from prizm.cli import (
     connector,
+    envfile,
     integration,
     integration_aws,
     integration_azure,
@@ -43,6 +44,11 @@ app.add_typer(secret.app, name="secret")
 app.add_typer(connector.app, name="connector")
 app.command("run")(runs.run_command)
 app.command("runs")(runs.runs_command)
+app.command("resolve")(envfile.resolve_command)
+app.command(
+    "exec",
+    context_settings={"allow_interspersed_args": False},
+)(envfile.exec_command)
 
 # Imported for their commands, which register on the integration groups.
 _ = (integration_aws, integration_azure, integration_hashicorp)
@@ -80,7 +86,9 @@ def _report_click_error(exc: Exception) -> int:
 
 
 def _wants_json(argv: list[str]) -> bool:
-    return "--json" in argv
+    # Arguments after "--" belong to the command that prizm exec runs.
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in own
 
 
 def main(argv: list[str] | None = None) -> int:

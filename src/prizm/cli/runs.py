@@ -114,11 +114,23 @@ def _print_stats(stats: dict[str, Any]) -> None:
     stdout.print("Stats:", markup=False)
     for attempt in stats.get("attempts", []):
         stdout.print(
-            f"  attempt {attempt['attempt']}: {attempt['references']} references, "
-            f"{attempt['api_calls']} API calls, "
+            f"  attempt {attempt['attempt']}: {attempt['references']} references to "
+            f"{attempt.get('secrets', '?')} secrets, {attempt['api_calls']} API calls, "
             f"resolved in {attempt['resolution_seconds'] * 1000:.1f} ms",
             markup=False,
         )
+        counted: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for call in attempt.get("calls", []):
+            key = (call["integration"], call["operation"], call["outcome"])
+            counted.setdefault(key, []).append(call)
+        for (integration, operation, outcome), calls in sorted(counted.items()):
+            retries = sum(call["retries"] for call in calls)
+            slowest = max(call["seconds"] for call in calls) * 1000
+            stdout.print(
+                f"    {integration} {operation} {outcome}: {len(calls)} calls, "
+                f"{retries} retries, slowest {slowest:.1f} ms",
+                markup=False,
+            )
     if "seconds" in stats:
         stdout.print(f"  run took {stats['seconds']:.3f} s", markup=False)
 

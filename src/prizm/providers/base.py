@@ -149,12 +149,15 @@ class Provider(Protocol):
         """
         ...
 
-    def plan_fetch(self, requests: Sequence[SecretRequest]) -> list[FetchCall]:
+    def plan_fetch(
+        self, requests: Sequence[SecretRequest], *, fresh: bool = False
+    ) -> list[FetchCall]:
         """Return the calls that fetch ``requests``, with the fewest round trips.
 
         Each call returns an outcome for every request it covers, the secret or a
         typed error, so one failing request never affects the others. The resolver
-        runs the calls of every integration of a run concurrently.
+        runs the calls of every integration of a run concurrently. ``fresh`` asks
+        a provider with an opt-in cache to read from the vault regardless.
         """
         ...
 
@@ -199,6 +202,6 @@ def fetch_all(
 ) -> dict[SecretRequest, FetchOutcome]:
     """Run every call of ``provider.plan_fetch`` in turn and merge the outcomes."""
     outcomes: dict[SecretRequest, FetchOutcome] = {}
-    for call in provider.plan_fetch(list(dict.fromkeys(requests))):
+    for call in provider.plan_fetch(list(dict.fromkeys(requests)), fresh=True):
         outcomes.update(call())
     return outcomes

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,12 +56,55 @@ def _safe_url(url: str) -> str:
         return "(unparsable URL)"
 
 
+VERSIONS = Path(__file__).parent / "migrations" / "versions"
+_REVISION = re.compile(r"^revision\s*=\s*[\"']([^\"']+)[\"']", re.M)
+_DOWN = re.compile(r"^down_revision\s*=\s*(.+)$", re.M)
+
+
+def head_revisions() -> set[str]:
+    """Return the newest migration ids, read from the migration files' headers.
+
+    This lets a process that finds the schema up to date skip importing Alembic,
+    which is most of the cost of starting a short command.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in VERSIONS.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision = _REVISION.search(text)
+        down = _DOWN.search(text)
+        if revision is None:
+            continue
+        revisions.add(revision.group(1))
+        if down is not None:
+            parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    return revisions - parents
+
+
+def _schema_is_current(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("select version_num from alembic_version"))
+            current = {str(row[0]) for row in rows}
+    except SQLAlchemyError:
+        return False
+    return bool(current) and current == head_revisions()
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest migration, once per engine URL and process."""
     key = str(engine.url)
     with _migrate_lock:
         if key in _migrated:
             return
+        if _schema_is_current(engine):
+            _migrated.add(key)
+            return
+        # Imported here: Alembic costs a tenth of a second at startup and only this
+        # step needs it.
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", "prizm.store:migrations")
         try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from prizm.providers.aws.provider import AwsProvider
 from prizm.providers.aws.settings import AwsSettings
+
+if TYPE_CHECKING:
+    from prizm.providers.aws.provider import AwsProvider
 
 __all__ = ["AWS", "AwsProvider", "AwsProviderType", "AwsSettings"]
 
@@ -24,6 +26,10 @@ class AwsProviderType:
 
     def create(self, name: str, settings: BaseModel) -> AwsProvider:
         assert isinstance(settings, AwsSettings)
+        # Imported here so that listing types or reading settings does not load
+        # the vault SDK.
+        from prizm.providers.aws.provider import AwsProvider
+
         return AwsProvider(name, settings)
 
     def summary(self, settings: Mapping[str, Any]) -> dict[str, str]:
@@ -37,3 +43,11 @@ class AwsProviderType:
 
 
 AWS = AwsProviderType()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AwsProvider":
+        from prizm.providers.aws.provider import AwsProvider
+
+        return AwsProvider
+    raise AttributeError(name)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from prizm.errors import BinaryNotText, InvalidReference, ValueTooLarge
 from prizm.metrics import metrics
+from prizm.providers.aws.cache import SecretCache, plan_cached, remember
 from prizm.providers.aws.clients import AwsClients
 from prizm.providers.aws.errors import AwsErrorContext, map_aws_error, map_error_code
 from prizm.providers.aws.settings import AwsSettings, parse_secret_arn
@@ -53,6 +54,7 @@ class AwsProvider:
         self.clients = AwsClients(name, settings)
         self._batch_denied = False
         self._batch_lock = threading.Lock()
+        self.cache = SecretCache(settings.cache_ttl) if settings.cache_ttl > 0 else None
 
     def location(self) -> str:
         return self.settings.location()
@@ -136,10 +138,22 @@ class AwsProvider:
             return match.group("region")
         return self.settings.region
 
-    def plan_fetch(self, requests: Sequence[SecretRequest]) -> list[FetchCall]:
+    def plan_fetch(
+        self, requests: Sequence[SecretRequest], *, fresh: bool = False
+    ) -> list[FetchCall]:
         """Plan one BatchGetSecretValue per 20 current secrets of one region, and
-        one GetSecretValue per other request."""
+        one GetSecretValue per other request; with ``cache_ttl``, revalidate cached
+        versions with DescribeSecret first, unless ``fresh``."""
         unique = list(dict.fromkeys(requests))
+        calls: list[FetchCall] = []
+        if self.cache is not None and not fresh:
+            calls, unique = plan_cached(self, self.cache, unique)
+        planned = self._plan_reads(unique)
+        if self.cache is not None:
+            planned = [remember(self.cache, call) for call in planned]
+        return calls + planned
+
+    def _plan_reads(self, unique: list[SecretRequest]) -> list[FetchCall]:
         calls: list[FetchCall] = []
         batchable: dict[str, list[SecretRequest]] = {}
         for request in unique:

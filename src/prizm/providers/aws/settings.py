@@ -67,6 +67,13 @@ class AwsSettings(BaseModel):
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
     read_timeout: float = Field(default=10.0, gt=0, le=300)
     max_attempts: int = Field(default=3, ge=1, le=10)
+    cache_ttl: float = Field(
+        default=0,
+        ge=0,
+        le=86400,
+        description="Seconds a fetched secret may be reused across runs after "
+        "DescribeSecret confirms it is still current; 0 turns the cache off.",
+    )
 
     @field_validator("region")
     @classmethod

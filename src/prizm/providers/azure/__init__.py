@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from prizm.providers.azure.provider import AzureProvider
 from prizm.providers.azure.settings import AzureSettings
+
+if TYPE_CHECKING:
+    from prizm.providers.azure.provider import AzureProvider
 
 __all__ = ["AZURE", "AzureProvider", "AzureProviderType", "AzureSettings"]
 
@@ -24,6 +26,10 @@ class AzureProviderType:
 
     def create(self, name: str, settings: BaseModel) -> AzureProvider:
         assert isinstance(settings, AzureSettings)
+        # Imported here so that listing types or reading settings does not load
+        # the vault SDK.
+        from prizm.providers.azure.provider import AzureProvider
+
         return AzureProvider(name, settings)
 
     def summary(self, settings: Mapping[str, Any]) -> dict[str, str]:
@@ -40,3 +46,11 @@ class AzureProviderType:
 
 
 AZURE = AzureProviderType()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AzureProvider":
+        from prizm.providers.azure.provider import AzureProvider
+
+        return AzureProvider
+    raise AttributeError(name)

@@ -120,8 +120,13 @@ class AzureProvider:
             max_retries=self.settings.max_retries,
         )
 
-    def plan_fetch(self, requests: Sequence[SecretRequest]) -> list[FetchCall]:
-        """Plan one Get Secret call per distinct secret version."""
+    def plan_fetch(
+        self, requests: Sequence[SecretRequest], *, fresh: bool = False
+    ) -> list[FetchCall]:
+        """Plan one Get Secret call per distinct secret version.
+
+        Nothing is cached across runs, so ``fresh`` changes nothing here.
+        """
         return [self._call(request) for request in dict.fromkeys(requests)]
 
     def _call(self, request: SecretRequest) -> FetchCall:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from prizm.providers.hashicorp.provider import HashicorpProvider
 from prizm.providers.hashicorp.settings import HashicorpSettings
+
+if TYPE_CHECKING:
+    from prizm.providers.hashicorp.provider import HashicorpProvider
 
 __all__ = [
     "HASHICORP",
@@ -29,6 +31,10 @@ class HashicorpProviderType:
 
     def create(self, name: str, settings: BaseModel) -> HashicorpProvider:
         assert isinstance(settings, HashicorpSettings)
+        # Imported here so that listing types or reading settings does not load
+        # the vault SDK.
+        from prizm.providers.hashicorp.provider import HashicorpProvider
+
         return HashicorpProvider(name, settings)
 
     def summary(self, settings: Mapping[str, Any]) -> dict[str, str]:
@@ -44,3 +50,11 @@ class HashicorpProviderType:
 
 
 HASHICORP = HashicorpProviderType()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HashicorpProvider":
+        from prizm.providers.hashicorp.provider import HashicorpProvider
+
+        return HashicorpProvider
+    raise AttributeError(name)

@@ -144,8 +144,13 @@ class HashicorpProvider:
             attempts=MAX_ATTEMPTS,
         )
 
-    def plan_fetch(self, requests: Sequence[SecretRequest]) -> list[FetchCall]:
-        """Return one call per secret, because Vault has no batch read."""
+    def plan_fetch(
+        self, requests: Sequence[SecretRequest], *, fresh: bool = False
+    ) -> list[FetchCall]:
+        """Return one call per secret, because Vault has no batch read.
+
+        Nothing is cached across runs, so ``fresh`` changes nothing here.
+        """
         return [self._call(request) for request in requests]
 
     def _call(self, request: SecretRequest) -> FetchCall:
