@@ -37,6 +37,12 @@ install()
 
 import pytest  # noqa: E402
 
+from prizm.logging import protect_sdk_loggers  # noqa: E402
+
+# The tests' own boto3 clients write secrets too (create_secret), before any Prizm
+# provider has loaded and protected botocore's loggers.
+protect_sdk_loggers()
+
 from tests.support.fixtures import *  # noqa: E402,F403
 from tests.support.openbao import *  # noqa: E402,F403
 from tests.support.postgres import *  # noqa: E402,F403
