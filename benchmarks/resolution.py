@@ -171,6 +171,7 @@ def _measure_all(
             "access_key_id": "AKIAIOSFODNN7EXAMPLE",
             "secret_access_key": "bench",
             "endpoint_url": proxy.url,
+            "allow_http": True,
         },
     )
     resolver = Resolver(service)

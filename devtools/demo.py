@@ -159,6 +159,7 @@ class Demo:
             "--access-key-id", ACCESS_KEY_ID,
             "--secret-access-key-stdin",
             "--endpoint-url", self.moto.url,
+            "--allow-http",
             stdin=MOTO_SECRET_KEY + "\n",
         )  # fmt: skip
         self.prizm("integration", "test", "aws", "--secret", f"{SECRET}#password")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prizm import audit
 from prizm.connectors.base import ConnectorType
 from prizm.connectors.registry import all_connector_types, connector_type
 from prizm.errors import InvalidField, PrizmError
@@ -28,6 +29,11 @@ __all__ = ["ConnectorService", "ConnectorView", "parse_field_assignments"]
 log = logging.getLogger(__name__)
 
 MAX_FIELD_LENGTH = 65536
+
+
+def _references(fields: Mapping[str, str]) -> dict[str, str]:
+    """Return the fields that hold references: safe to audit, since never values."""
+    return {name: value for name, value in fields.items() if is_reference(value)}
 
 
 def parse_field_assignments(pairs: list[str]) -> dict[str, str]:
@@ -167,6 +173,14 @@ class ConnectorService:
         self.check_name(name)
         cleaned = self.validate(type_name, fields)
         record = self.store.connectors.add(name, type_name, cleaned)
+        audit.record(
+            self.store,
+            "connector.add",
+            "connector",
+            name,
+            type=type_name,
+            references=_references(cleaned),
+        )
         log.info("connector added name=%s type=%s", name, type_name)
         return record
 
@@ -181,6 +195,15 @@ class ConnectorService:
         fields.update(changes)
         cleaned = self.validate(record.type, fields)
         updated = self.store.connectors.update(name, cleaned)
+        audit.record(
+            self.store,
+            "connector.update",
+            "connector",
+            name,
+            changed=sorted(changes),
+            unset=sorted(unset or []),
+            references=_references(cleaned),
+        )
         log.info("connector updated name=%s", name)
         return updated
 
@@ -199,6 +222,7 @@ class ConnectorService:
 
     def remove(self, name: str) -> None:
         self.store.connectors.remove(name)
+        audit.record(self.store, "connector.remove", "connector", name)
         log.info("connector removed name=%s", name)
 
     def check(self, name: str) -> dict[str, ResolvedValue | PrizmError]:

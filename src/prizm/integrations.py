@@ -16,12 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from prizm import audit
 from prizm.errors import (
     IntegrationExists,
     IntegrationInUse,
     InvalidIntegration,
     UnknownIntegration,
 )
+from prizm.policy import check_patterns
 from prizm.providers.base import Provider, ProviderType, TestReport
 from prizm.providers.registry import provider_type
 from prizm.references import INTEGRATION_NAME
@@ -39,7 +41,16 @@ Changes made through this process take effect at once; changes made by another
 process (the web console while a worker runs jobs) within this many seconds.
 """
 
-_providers: dict[str, tuple[tuple[str, str, str], Provider, float]] = {}
+
+@dataclass
+class _Cached:
+    fingerprint: tuple[str, str, str, str]
+    provider: Provider
+    allowed: tuple[str, ...]
+    checked_at: float
+
+
+_providers: dict[str, _Cached] = {}
 _providers_lock = threading.Lock()
 
 
@@ -78,6 +89,7 @@ class IntegrationView:
             "auth": self.summary.get("auth"),
             "settings": settings,
             "connectors": list(self.connectors),
+            "allowed_secrets": list(record.allowed_secrets),
             "created_at": record.created_at.isoformat(),
             "updated_at": record.updated_at.isoformat(),
             "last_test": None
@@ -126,7 +138,11 @@ class IntegrationService:
         return provider_type(type_name).default_name
 
     def add(
-        self, type_name: str, name: str | None, values: Mapping[str, Any]
+        self,
+        type_name: str,
+        name: str | None,
+        values: Mapping[str, Any],
+        allowed_secrets: Sequence[str] = (),
     ) -> IntegrationRecord:
         """Validate and store a new integration.
 
@@ -144,10 +160,52 @@ class IntegrationService:
                     integration=name,
                 )
         self.check_name(name)
+        patterns = self.check_patterns(allowed_secrets)
         settings = self.validate(kind, values)
         plain, secret = self._split(kind, settings)
         record = self.store.integrations.add(name, kind.type_name, plain, secret)
+        if patterns:
+            record = self.store.integrations.set_allowed(name, patterns)
+        audit.record(
+            self.store,
+            "integration.add",
+            "integration",
+            name,
+            type=kind.type_name,
+            settings=sorted(plain),
+            credentials=sorted(secret),
+            allowed_secrets=patterns,
+        )
         log.info("integration added name=%s type=%s", name, kind.type_name)
+        return record
+
+    def check_patterns(self, patterns: Sequence[str]) -> list[str]:
+        try:
+            return check_patterns(patterns)
+        except ValueError as error:
+            raise InvalidIntegration(
+                f"Invalid allowed-secrets pattern: {error}.",
+                hint="Use a glob such as 'prizm/*', a prefix ending in '/', or an "
+                "exact secret name.",
+            ) from None
+
+    def restrict(self, name: str, patterns: Sequence[str]) -> IntegrationRecord:
+        """Replace the allowed secret patterns of ``name``; empty allows all."""
+        before = self.store.integrations.get(name).allowed_secrets
+        cleaned = self.check_patterns(patterns)
+        record = self.store.integrations.set_allowed(name, cleaned)
+        self.forget_provider(name)
+        audit.record(
+            self.store,
+            "integration.restrict",
+            "integration",
+            name,
+            before=list(before),
+            after=cleaned,
+        )
+        log.info(
+            "integration allowed secrets changed name=%s count=%d", name, len(cleaned)
+        )
         return record
 
     def update(
@@ -175,6 +233,15 @@ class IntegrationService:
         plain, secret = self._split(kind, settings)
         updated = self.store.integrations.update(name, plain, secret)
         self.forget_provider(name)
+        changed = sorted(field for field, value in changes.items() if value is not None)
+        audit.record(
+            self.store,
+            "integration.update",
+            "integration",
+            name,
+            changed=changed,
+            cleared=sorted(clear),
+        )
         log.info("integration updated name=%s type=%s", name, kind.type_name)
         return updated
 
@@ -215,6 +282,7 @@ class IntegrationService:
             )
         self.store.integrations.remove(name)
         self.forget_provider(name)
+        audit.record(self.store, "integration.remove", "integration", name)
         log.info("integration removed name=%s", name)
 
     def settings(self, record: IntegrationRecord) -> BaseModel:
@@ -230,11 +298,21 @@ class IntegrationService:
         A provider, and with it the SDK client, is reused across runs and threads
         until the integration's settings change.
         """
+        return self._cached(name).provider
+
+    def allowed_secrets(self, name: str) -> tuple[str, ...]:
+        """Return the allowed secret patterns of ``name`` (empty: all allowed)."""
+        return self._cached(name).allowed
+
+    def _cached(self, name: str) -> _Cached:
         now = time.monotonic()
         with _providers_lock:
             cached = _providers.get(name)
-            if cached is not None and now - cached[2] < PROVIDER_RECHECK_SECONDS:
-                return cached[1]
+            if (
+                cached is not None
+                and now - cached.checked_at < PROVIDER_RECHECK_SECONDS
+            ):
+                return cached
         record = self.store.integrations.find(name)
         if record is None:
             raise UnknownIntegration(
@@ -245,31 +323,43 @@ class IntegrationService:
         fingerprint = record.fingerprint
         with _providers_lock:
             cached = _providers.get(name)
-            if cached is not None and cached[0] == fingerprint:
-                _providers[name] = (fingerprint, cached[1], now)
-                return cached[1]
+            if cached is not None and cached.fingerprint == fingerprint:
+                cached.checked_at = now
+                return cached
         provider = provider_type(record.type).create(name, self.settings(record))
+        fresh = _Cached(fingerprint, provider, record.allowed_secrets, now)
         with _providers_lock:
             cached = _providers.get(name)
-            if cached is not None and cached[0] == fingerprint:
+            if cached is not None and cached.fingerprint == fingerprint:
                 provider.close()
-                return cached[1]
+                return cached
             if cached is not None:
-                cached[1].close()
-            _providers[name] = (fingerprint, provider, now)
-        return provider
+                cached.provider.close()
+            _providers[name] = fresh
+        return fresh
 
     def forget_provider(self, name: str) -> None:
         with _providers_lock:
             cached = _providers.pop(name, None)
         if cached is not None:
-            cached[1].close()
+            cached.provider.close()
 
     def test(self, name: str, secrets: Sequence[str] = ()) -> TestReport:
         """Run Test Connection on a stored integration and store the outcome."""
         provider = self.provider(name)
         report = provider.test_connection(list(secrets))
         self.store.integrations.record_test(name, report.ok, report.summary())
+        audit.record(
+            self.store,
+            "integration.test",
+            "integration",
+            name,
+            outcome="passed" if report.ok else "failed",
+            secrets=list(secrets),
+            failed_steps=[
+                step.name for step in report.steps if step.status == "failed"
+            ],
+        )
         log.info("integration tested name=%s ok=%s", name, report.ok)
         return report
 
@@ -295,5 +385,5 @@ def forget_all_providers() -> None:
     with _providers_lock:
         cached = list(_providers.values())
         _providers.clear()
-    for _, provider, _checked in cached:
-        provider.close()
+    for entry in cached:
+        entry.provider.close()

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prizm import audit
 from prizm.connectors.base import FieldValues, JobResult, ProgressCallback
 from prizm.connectors.registry import connector_type
 from prizm.errors import AuthenticationFailed, JobFailed, PrizmError
@@ -101,6 +102,31 @@ class JobService:
         )
         log.info("run failed run_id=%s code=%s", run_id, error.code)
 
+    def _record_uses(
+        self, run_id: int, connector: ConnectorRecord, uses: list[FieldUse]
+    ) -> None:
+        """Store the versions the fields used, on the run and in the audit log."""
+        self.store.runs.record_fields(run_id, uses)
+        audit.record_many(
+            self.store,
+            [
+                audit.event(
+                    "run.resolve",
+                    "run",
+                    str(run_id),
+                    outcome=use.outcome,
+                    connector=connector.name,
+                    field=use.field,
+                    attempt=use.attempt,
+                    integration=use.integration,
+                    reference=use.reference,
+                    secret_id=use.secret_id,
+                    version_id=use.version_id,
+                )
+                for use in uses
+            ],
+        )
+
     def _resolve(
         self, references: Mapping[str, str], attempt: int, stats: dict[str, Any]
     ) -> _Attempt:
@@ -144,7 +170,7 @@ class JobService:
 
         progress(f"resolving {len(references)} references", None)
         first = self._resolve(references, 1, stats)
-        self.store.runs.record_fields(run_id, first.uses)
+        self._record_uses(run_id, connector, first.uses)
         if not first.resolution.ok:
             raise _resolution_error(first.resolution)
 
@@ -161,7 +187,7 @@ class JobService:
             progress("authentication failed, re-reading secrets", None)
             second = self._resolve(references, 2, stats)
             if not second.resolution.ok:
-                self.store.runs.record_fields(run_id, second.uses)
+                self._record_uses(run_id, connector, second.uses)
                 raise _resolution_error(second.resolution) from None
             if not _versions_changed(first.uses, second.uses):
                 raise failure.reworded(
@@ -169,7 +195,7 @@ class JobService:
                     "they were read, so the stored secret no longer matches the "
                     "system."
                 ) from None
-            self.store.runs.record_fields(run_id, second.uses)
+            self._record_uses(run_id, connector, second.uses)
             log.info("secrets changed, retrying once run_id=%s", run_id)
             progress("secrets rotated, reconnecting once", None)
             return kind.run(_values(literals, second.resolution), progress)

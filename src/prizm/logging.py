@@ -24,6 +24,7 @@ __all__ = [
     "PayloadFilter",
     "RedactingFilter",
     "configure_logging",
+    "install_record_factory",
     "protect_sdk_loggers",
 ]
 
@@ -69,9 +70,14 @@ class PayloadFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         template = record.msg if isinstance(record.msg, str) else ""
+        if getattr(record, "_prizm_payload_checked", False):
+            return True
+        record._prizm_payload_checked = True
         lowered = template.lower()
         if "body" in lowered or "params" in lowered:
-            head = template.split("%", 1)[0].rstrip(" :\n")
+            # Only the template's text before its first placeholder is kept, so no
+            # argument (the payload) can reach a handler.
+            head = template.split("%", 1)[0].split("\n", 1)[0].rstrip(" :")
             record.msg = f"{head}: (payload omitted by Prizm: it may contain secrets)"
             record.args = None
         return True
@@ -126,6 +132,31 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
+_factory_installed = False
+
+
+def install_record_factory() -> None:
+    """Mask registered values in every log record the process creates, whatever its
+    logger and handlers, by wrapping the record factory. Idempotent."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+    masking = RedactingFilter()
+    payloads = PayloadFilter()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        # Payload records lose their arguments before anything formats them.
+        if record.name in SDK_PAYLOAD_LOGGERS:
+            payloads.filter(record)
+        masking.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
+
+
 def install_filter(handler: logging.Handler) -> None:
     """Add the redacting filter to ``handler`` unless it has one."""
     if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
@@ -148,6 +179,10 @@ def configure_logging(verbosity: int = 0, *, json_format: bool | None = None) ->
     if json_format is None:
         json_format = os.environ.get("PRIZM_LOG_FORMAT", "").lower() == "json"
 
+    install_record_factory()
+    protect_sdk_loggers()
+    for root_handler in logging.getLogger().handlers:
+        install_filter(root_handler)
     logger = logging.getLogger("prizm")
     for handler in list(logger.handlers):
         if getattr(handler, "_prizm", False):

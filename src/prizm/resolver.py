@@ -20,9 +20,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from prizm.errors import PrizmError, ServiceError
+from prizm.errors import PrizmError, ReferenceNotAllowed, ServiceError
 from prizm.integrations import IntegrationService
 from prizm.metrics import CallRecord, collect_calls, metrics
+from prizm.policy import request_allowed
 from prizm.providers.base import FetchCall, FetchOutcome, Provider, SecretRequest
 from prizm.references import (
     LoadedDocument,
@@ -109,18 +110,45 @@ class Resolver:
         self._executor = executor
 
     def parse(self, references: Mapping[str, str]) -> dict[str, Reference | PrizmError]:
-        """Parse and validate every reference against its integration, no fetching."""
+        """Check every reference: grammar, integration, name and allowed list.
+
+        Nothing is fetched.
+        """
         parsed: dict[str, Reference | PrizmError] = {}
         for label, text in references.items():
             try:
                 reference = parse_reference(text)
                 provider = self.integrations.provider(reference.integration)
-                provider.request_for(reference)
+                request = provider.request_for(reference)
+                self._check_allowed(provider, reference, request, text)
             except PrizmError as error:
                 parsed[label] = _with_reference(error, text)
                 continue
             parsed[label] = reference
         return parsed
+
+    def _check_allowed(
+        self,
+        provider: Provider,
+        reference: Reference,
+        request: SecretRequest,
+        text: str,
+    ) -> None:
+        """Raise ``ReferenceNotAllowed`` when the integration's list excludes it."""
+        patterns = self.integrations.allowed_secrets(reference.integration)
+        if request_allowed(provider, request.name, patterns):
+            return
+        shown = ", ".join(patterns[:5]) + (", ..." if len(patterns) > 5 else "")
+        raise ReferenceNotAllowed(
+            f"Cannot resolve {text}: secret '{request.name}' is outside the secrets "
+            f"integration '{reference.integration}' may read (allowed: {shown}).",
+            hint="Reference a secret that matches the allowed patterns, or ask an "
+            "admin to change them with: prizm integration restrict "
+            f"{reference.integration} --allowed-secrets PATTERN.",
+            reference=text,
+            integration=reference.integration,
+            location=provider.location(),
+        )
 
     def resolve(
         self, references: Mapping[str, str], *, fresh: bool = False
@@ -149,6 +177,7 @@ class Resolver:
                     provider = self.integrations.provider(reference.integration)
                     providers[reference.integration] = provider
                 request = provider.request_for(reference)
+                self._check_allowed(provider, reference, request, text)
             except PrizmError as error:
                 resolution.outcomes[label] = _with_reference(error, text)
                 continue

@@ -30,6 +30,7 @@ def add_args(endpoint: str, *extra: str) -> list[str]:
         "--secret-access-key-stdin",
         "--endpoint-url",
         endpoint,
+        "--allow-http",
         *extra,
     ]
 

@@ -148,6 +148,7 @@ class TestCredentials:
                 "us-east-1",
                 "--endpoint-url",
                 aws.endpoint,
+                "--allow-http",
             ]
         )
         assert result.status == 0, result.err
@@ -166,6 +167,7 @@ class TestCredentials:
                 "us-east-1",
                 "--endpoint-url",
                 aws.endpoint,
+                "--allow-http",
             ]
         )
         assert result.status == 0, result.err

@@ -137,6 +137,7 @@ class AwsFixture:
             "--secret-access-key-stdin",
             "--endpoint-url",
             endpoint or self.endpoint,
+            "--allow-http",
         ]
         for option, value in extra.items():
             args += [f"--{option.replace('_', '-')}", value]

@@ -17,6 +17,7 @@ import typer
 
 from prizm.cli.context import resolver
 from prizm.cli.output import json_mode, print_json
+from prizm.cli.secret import record_reads
 from prizm.envfile import EnvEntry, read_env_file
 from prizm.errors import PrizmError, UsageError
 
@@ -32,10 +33,11 @@ EnvFileOption = Annotated[
 ]
 
 
-def _resolved(entries: list[EnvEntry]) -> dict[str, str]:
+def _resolved(entries: list[EnvEntry], command: str) -> dict[str, str]:
     """Resolve every reference of ``entries``; literals pass through unchanged."""
     references = {entry.name: entry.value for entry in entries if entry.is_reference}
     resolution = resolver().resolve(references)
+    record_reads(resolution, command)
     errors = resolution.errors
     if errors:
         raise _combined(errors)
@@ -72,7 +74,7 @@ def resolve_command(
     ] = False,
 ) -> None:
     """Print the resolved NAME=value lines of an env file (values included)."""
-    values = _resolved(read_env_file(env_file))
+    values = _resolved(read_env_file(env_file), "resolve")
     if json_mode(json_output):
         print_json(values)
         return
@@ -109,7 +111,7 @@ def exec_command(
             hint="Write it after --, for example: prizm exec --env-file app.env -- "
             "dbt run",
         )
-    values = _resolved(read_env_file(env_file))
+    values = _resolved(read_env_file(env_file), f"exec {command[0]}")
     environment = {**os.environ, **values}
     try:
         child = subprocess.Popen(command, env=environment)

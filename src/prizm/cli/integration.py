@@ -8,11 +8,21 @@ import typer
 from rich.table import Table
 
 from prizm.cli.context import integration_service
-from prizm.cli.output import emit, stdout
+from prizm.cli.output import emit, stderr, stdout
+from prizm.errors import UsageError
 from prizm.integrations import IntegrationView
+from prizm.policy import suggested_pattern
 from prizm.providers.base import TestReport
+from prizm.store.integrations import IntegrationRecord
 
-__all__ = ["JsonOption", "add_app", "app", "update_app"]
+__all__ = [
+    "AllowedSecretsOption",
+    "JsonOption",
+    "add_app",
+    "app",
+    "update_app",
+    "warn_if_unrestricted",
+]
 
 app = typer.Typer(help="Manage vault integrations.", no_args_is_help=True)
 add_app = typer.Typer(help="Add a vault integration.", no_args_is_help=True)
@@ -26,6 +36,29 @@ app.add_typer(update_app, name="update")
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON.")
 ]
+
+AllowedSecretsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-secrets",
+        help="Secret name pattern references may use, such as 'prizm/*' (a glob), "
+        "'secret/prizm/' (a prefix) or an exact name. Repeatable. Without it every "
+        "secret the integration's identity can read may be referenced.",
+    ),
+]
+
+
+def warn_if_unrestricted(record: IntegrationRecord) -> None:
+    """Warn on standard error when an integration allows every secret."""
+    if record.allowed_secrets:
+        return
+    pattern = suggested_pattern(record.type)
+    stderr.print(
+        f"warning: integration '{record.name}' may read every secret its identity can "
+        "reach, so any connector editor can reference any of them. Restrict it with: "
+        f"prizm integration restrict {record.name} --allowed-secrets '{pattern}'",
+        markup=False,
+    )
 
 
 @app.command("test")
@@ -128,6 +161,8 @@ def show(
         stdout.print(
             f"  connectors: {', '.join(data['connectors']) or '(none)'}", markup=False
         )
+        allowed = ", ".join(data["allowed_secrets"]) or "(all secrets)"
+        stdout.print(f"  allowed secrets: {allowed}", markup=False)
         stdout.print(f"  last test: {_last_test(view)}", markup=False)
 
     emit(data, render, as_json=json_output)
@@ -145,3 +180,38 @@ def remove(
         lambda: stdout.print(f"Removed integration '{name}'.", markup=False),
         as_json=json_output,
     )
+
+
+@app.command("restrict")
+def restrict(
+    name: Annotated[str, typer.Argument(help="Integration to restrict.")],
+    allowed_secrets: AllowedSecretsOption = None,
+    allow_all: Annotated[
+        bool,
+        typer.Option("--allow-all", help="Remove every pattern: allow all secrets."),
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Set which secrets references through an integration may name (an admin task).
+
+    The list replaces the previous one. References outside it are rejected when a
+    connector is saved and again when it runs.
+    """
+    if bool(allowed_secrets) == allow_all:
+        raise UsageError(
+            "Give either --allowed-secrets PATTERN (repeatable) or --allow-all.",
+            hint=f"For example: prizm integration restrict {name} "
+            "--allowed-secrets 'prizm/*'",
+        )
+    service = integration_service()
+    record = service.restrict(name, [] if allow_all else list(allowed_secrets or []))
+    view = service.view(record)
+
+    def render() -> None:
+        if record.allowed_secrets:
+            patterns = ", ".join(record.allowed_secrets)
+            stdout.print(f"Integration '{name}' may read: {patterns}", markup=False)
+        else:
+            warn_if_unrestricted(record)
+
+    emit(view.to_dict(), render, as_json=json_output)

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 import typer
 
 from prizm.cli.context import integration_service
-from prizm.cli.integration import JsonOption, add_app, update_app
+from prizm.cli.integration import (
+    AllowedSecretsOption,
+    JsonOption,
+    add_app,
+    update_app,
+    warn_if_unrestricted,
+)
 from prizm.cli.output import emit, stdout
 from prizm.cli.stdin import read_secret_lines
 from prizm.errors import UsageError
@@ -79,6 +85,14 @@ CacheTtlOption = Annotated[
         "is current; 0 (the default) reads the vault on every run.",
     ),
 ]
+AllowHttpOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--allow-http/--no-allow-http",
+        help="Accept http:// endpoint URLs (local emulators). Credentials and "
+        "requests then travel unencrypted.",
+    ),
+]
 MaxAttemptsOption = Annotated[
     int | None,
     typer.Option("--max-attempts", help="Attempts per AWS call, retries included."),
@@ -102,6 +116,7 @@ def _aws_values(
     read_timeout: float | None,
     max_attempts: int | None,
     cache_ttl: float | None,
+    allow_http: bool | None,
 ) -> dict[str, Any]:
     if auth is not None and auth not in ("iam-role", "access-keys"):
         raise UsageError(
@@ -145,6 +160,7 @@ def _aws_values(
         "read_timeout": read_timeout,
         "max_attempts": max_attempts,
         "cache_ttl": cache_ttl,
+        "allow_http": allow_http,
     }
     return values
 
@@ -170,6 +186,8 @@ def add_aws(
     read_timeout: ReadTimeoutOption = None,
     max_attempts: MaxAttemptsOption = None,
     cache_ttl: CacheTtlOption = None,
+    allow_http: AllowHttpOption = None,
+    allowed_secrets: AllowedSecretsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Add an AWS Secrets Manager integration."""
@@ -201,10 +219,12 @@ def add_aws(
         read_timeout=read_timeout,
         max_attempts=max_attempts,
         cache_ttl=cache_ttl,
+        allow_http=allow_http,
     )
     values = {key: value for key, value in values.items() if value is not None}
     service = integration_service()
-    record = service.add("aws", name, values)
+    record = service.add("aws", name, values, allowed_secrets or [])
+    warn_if_unrestricted(record)
     view = service.view(record)
     emit(
         view.to_dict(),
@@ -235,6 +255,7 @@ def update_aws(
     read_timeout: ReadTimeoutOption = None,
     max_attempts: MaxAttemptsOption = None,
     cache_ttl: CacheTtlOption = None,
+    allow_http: AllowHttpOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Change an AWS integration. Options not given are kept; "" clears one."""
@@ -261,6 +282,7 @@ def update_aws(
         read_timeout=read_timeout,
         max_attempts=max_attempts,
         cache_ttl=cache_ttl,
+        allow_http=allow_http,
     )
     clear: list[str] = []
     if auth == "iam-role":

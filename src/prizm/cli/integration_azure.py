@@ -8,7 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from prizm.cli.context import integration_service
-from prizm.cli.integration import JsonOption, add_app, update_app
+from prizm.cli.integration import (
+    AllowedSecretsOption,
+    JsonOption,
+    add_app,
+    update_app,
+    warn_if_unrestricted,
+)
 from prizm.cli.output import emit, stdout
 from prizm.cli.stdin import read_secret_lines
 from prizm.errors import UsageError
@@ -201,6 +207,7 @@ def add_azure(
     connect_timeout: ConnectTimeoutOption = None,
     read_timeout: ReadTimeoutOption = None,
     max_retries: MaxRetriesOption = None,
+    allowed_secrets: AllowedSecretsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Add an Azure Key Vault integration."""
@@ -234,7 +241,8 @@ def add_azure(
     )
     values = {key: value for key, value in values.items() if value not in (None, "")}
     service = integration_service()
-    record = service.add("azure", name, values)
+    record = service.add("azure", name, values, allowed_secrets or [])
+    warn_if_unrestricted(record)
     view = service.view(record)
     emit(
         view.to_dict(),

@@ -13,7 +13,13 @@ from typing import Annotated, Any
 import typer
 
 from prizm.cli.context import integration_service
-from prizm.cli.integration import JsonOption, add_app, update_app
+from prizm.cli.integration import (
+    AllowedSecretsOption,
+    JsonOption,
+    add_app,
+    update_app,
+    warn_if_unrestricted,
+)
 from prizm.cli.output import emit, stdout
 from prizm.cli.stdin import read_secret_lines
 from prizm.errors import UsageError
@@ -212,6 +218,7 @@ def add_hashicorp(
     tls_skip_verify: SkipVerifyOption = None,
     allow_http: AllowHttpOption = None,
     timeout: TimeoutOption = None,
+    allowed_secrets: AllowedSecretsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Add a HashiCorp Vault or OpenBao integration."""
@@ -228,7 +235,8 @@ def add_hashicorp(
     values.update(_read_credentials(auth, flags, adding=True))
     values = {key: value for key, value in values.items() if value is not None}
     service = integration_service()
-    record = service.add("hashicorp", name, values)
+    record = service.add("hashicorp", name, values, allowed_secrets or [])
+    warn_if_unrestricted(record)
     view = service.view(record)
     emit(
         view.to_dict(),

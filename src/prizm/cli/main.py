@@ -15,13 +15,16 @@ from typing import Annotated
 import typer
 
 from prizm import redaction
+from prizm.audit import current_actor, set_actor
 from prizm.cli import (
+    audit,
     connector,
     envfile,
     integration,
     integration_aws,
     integration_azure,
     integration_hashicorp,
+    keys,
     runs,
     secret,
 )
@@ -42,9 +45,11 @@ app = typer.Typer(
 app.add_typer(integration.app, name="integration")
 app.add_typer(secret.app, name="secret")
 app.add_typer(connector.app, name="connector")
+app.add_typer(keys.app, name="keys")
 app.command("run")(runs.run_command)
 app.command("runs")(runs.runs_command)
 app.command("resolve")(envfile.resolve_command)
+app.command("audit")(audit.audit_command)
 app.command(
     "exec",
     context_settings={"allow_interspersed_args": False},
@@ -65,6 +70,7 @@ def _root(
 ) -> None:
     state.json = state.json or json_output
     configure_logging(verbosity=verbose)
+    set_actor(f"cli:{current_actor().split(':', 1)[-1]}")
 
 
 def _is_click_error(exc: Exception) -> bool:

@@ -7,12 +7,45 @@ from typing import Annotated
 
 import typer
 
-from prizm.cli.context import resolver
+from prizm import audit
+from prizm.cli.context import resolver, store
 from prizm.cli.output import json_mode, print_json
+from prizm.errors import PrizmError
+from prizm.resolver import Resolution
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Read secrets through an integration.", no_args_is_help=True)
+
+
+def record_reads(resolution: Resolution, command: str) -> None:
+    """Audit that a person read values on the command line: references, versions."""
+    events = []
+    for label, outcome in resolution.outcomes.items():
+        if isinstance(outcome, PrizmError):
+            events.append(
+                audit.event(
+                    "secret.read",
+                    "reference",
+                    outcome.reference or label,
+                    outcome=outcome.code,
+                    command=command,
+                    name=label,
+                )
+            )
+        else:
+            events.append(
+                audit.event(
+                    "secret.read",
+                    "reference",
+                    outcome.reference,
+                    command=command,
+                    name=label,
+                    secret_id=outcome.source.secret_id,
+                    version_id=outcome.source.version_id,
+                )
+            )
+    audit.record_many(store(), events)
 
 
 @app.command("get")
@@ -32,6 +65,7 @@ def get(
     """Print the value a reference resolves to. This is the one command that does."""
     resolution = resolver().resolve({"value": reference})
     outcome = resolution.values.get("value")
+    record_reads(resolution, "secret get")
     if outcome is None:
         raise resolution.errors["value"]
     if json_mode(json_output):

@@ -25,7 +25,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from prizm.config import prizm_home
 from prizm.errors import CredentialsUnreadable, StoreError
 
-__all__ = ["MasterKey", "load_master_key", "open_sealed", "seal"]
+__all__ = [
+    "MasterKey",
+    "generate_key",
+    "key_source_stamp",
+    "load_master_key",
+    "load_master_keys",
+    "open_sealed",
+    "seal",
+    "write_key_file",
+]
 
 PREFIX = "prizm:v1:"
 KEY_FILE_NAME = "master.key"
@@ -60,6 +69,11 @@ def _decode_key(text: str, source: str) -> MasterKey:
     return MasterKey(raw)
 
 
+def generate_key() -> MasterKey:
+    """Return a new random master key."""
+    return MasterKey(secrets.token_bytes(32))
+
+
 def generate_key_text() -> str:
     """Return a new random master key as URL-safe base64 text."""
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
@@ -70,18 +84,38 @@ def key_file_path() -> Path:
 
 
 def load_master_key(*, create: bool = True) -> MasterKey:
-    """Load the master key from the environment or the key file.
+    """Load the primary master key; see ``load_master_keys``."""
+    return load_master_keys(create=create)[0]
 
-    Without ``PRIZM_MASTER_KEY`` and with no key file, a new key file is written with
-    mode 0600 when ``create`` is true.
+
+def load_master_keys(*, create: bool = True) -> list[MasterKey]:
+    """Load the master keys, the primary (used for new seals) first.
+
+    ``PRIZM_MASTER_KEY`` holds one key, or several separated by commas during a key
+    rotation. Otherwise ``$PRIZM_HOME/master.key`` holds one key per line. Without
+    either, a new key file is written with mode 0600 when ``create`` is true.
     """
-    env_key = os.environ.get("PRIZM_MASTER_KEY")
-    if env_key:
-        return _decode_key(env_key, "PRIZM_MASTER_KEY")
+    env_keys = os.environ.get("PRIZM_MASTER_KEY")
+    if env_keys:
+        return [
+            _decode_key(text, "PRIZM_MASTER_KEY")
+            for text in env_keys.split(",")
+            if text.strip()
+        ]
 
     path = key_file_path()
     if path.exists():
-        return _decode_key(path.read_text(encoding="ascii"), str(path))
+        lines = [
+            line
+            for line in path.read_text(encoding="ascii").splitlines()
+            if line.strip()
+        ]
+        if not lines:
+            raise StoreError(
+                f"The master key file {path} is empty.",
+                hint="Restore it from a backup, or set PRIZM_MASTER_KEY.",
+            )
+        return [_decode_key(line, str(path)) for line in lines]
     if not create:
         raise StoreError(
             f"No master key: PRIZM_MASTER_KEY is not set and {path} does not exist.",
@@ -92,7 +126,31 @@ def load_master_key(*, create: bool = True) -> MasterKey:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(text + "\n")
-    return _decode_key(text, str(path))
+    return [_decode_key(text, str(path))]
+
+
+def write_key_file(keys: list[MasterKey]) -> None:
+    """Replace the key file atomically with ``keys``, primary first, mode 0600."""
+    path = key_file_path()
+    temporary = path.with_name(path.name + ".new")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        for key in keys:
+            handle.write(base64.urlsafe_b64encode(key.key).decode("ascii") + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def key_source_stamp() -> tuple[str, float]:
+    """Return a value that changes when the keys a process would load change."""
+    env_keys = os.environ.get("PRIZM_MASTER_KEY")
+    if env_keys:
+        return ("env", float(len(env_keys)))
+    try:
+        return ("file", key_file_path().stat().st_mtime)
+    except OSError:
+        return ("none", 0.0)
 
 
 def seal(key: MasterKey, plaintext: str, context: str) -> str:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from prizm.errors import IntegrationExists, UnknownIntegration
-from prizm.store.crypto import open_sealed, seal
+from prizm.store.crypto import open_sealed, seal, sealed_key_id
 from prizm.store.database import session_scope
 from prizm.store.models import IntegrationRow, utcnow
 
@@ -35,14 +35,16 @@ class IntegrationRecord:
     last_test_at: datetime | None = None
     last_test_ok: bool | None = None
     last_test_summary: str | None = None
+    allowed_secrets: tuple[str, ...] = ()
 
     @property
-    def fingerprint(self) -> tuple[str, str, str]:
-        """A value that changes whenever settings or credentials change."""
+    def fingerprint(self) -> tuple[str, str, str, str]:
+        """A value that changes whenever settings, credentials or the policy change."""
         return (
             self.type,
             json.dumps(self.settings, sort_keys=True),
             self.sealed_credentials or "",
+            json.dumps(list(self.allowed_secrets)),
         )
 
 
@@ -62,6 +64,7 @@ def _record(row: IntegrationRow) -> IntegrationRecord:
         last_test_at=row.last_test_at,
         last_test_ok=row.last_test_ok,
         last_test_summary=row.last_test_summary,
+        allowed_secrets=tuple(row.allowed_secrets or ()),
     )
 
 
@@ -153,6 +156,42 @@ class IntegrationRepository:
         """Delete the integration called ``name``."""
         with session_scope(self._store.sessions) as session:
             session.delete(self._row(session, name))
+
+    def set_allowed(self, name: str, patterns: list[str]) -> IntegrationRecord:
+        """Replace the allowed secret patterns; an empty list allows every secret."""
+        with session_scope(self._store.sessions) as session:
+            row = self._row(session, name)
+            row.allowed_secrets = list(patterns)
+            row.updated_at = utcnow()
+            session.flush()
+            return _record(row)
+
+    def reseal(self, name: str) -> bool:
+        """Re-encrypt one integration's credentials under the primary master key.
+
+        Returns whether the row changed. The update is a compare-and-swap on the
+        sealed value, so a concurrent credential change is never overwritten.
+        Raises ``CredentialsUnreadable`` when no known key opens the credentials.
+        """
+        keys = self._store.master_keys()
+        primary = keys[0]
+        with session_scope(self._store.sessions) as session:
+            row = self._row(session, name)
+            sealed = row.credentials
+            if sealed is None or sealed_key_id(sealed) == primary.key_id:
+                return False
+            plaintext = open_sealed(
+                keys, sealed, _context(name), f"integration '{name}'"
+            )
+            resealed = seal(primary, plaintext, _context(name))
+            result = session.execute(
+                update(IntegrationRow)
+                .where(
+                    IntegrationRow.id == row.id, IntegrationRow.credentials == sealed
+                )
+                .values(credentials=resealed)
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     def record_test(self, name: str, ok: bool, summary: str) -> None:
         """Store the outcome of the latest Test Connection."""

@@ -8,7 +8,14 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "ConnectorRow", "IntegrationRow", "RunFieldRow", "RunRow"]
+__all__ = [
+    "AuditEventRow",
+    "Base",
+    "ConnectorRow",
+    "IntegrationRow",
+    "RunFieldRow",
+    "RunRow",
+]
 
 
 def utcnow() -> datetime:
@@ -33,6 +40,7 @@ class IntegrationRow(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     credentials: Mapped[str | None] = mapped_column(Text, nullable=True)
     credential_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    allowed_secrets: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow
     )
@@ -112,3 +120,23 @@ class RunFieldRow(Base):
     outcome: Mapped[str] = mapped_column(String(64))
 
     run: Mapped[RunRow] = relationship(back_populates="fields")
+
+
+class AuditEventRow(Base):
+    """One audit event: who did what to which object, and how it ended. No values.
+
+    Rows are only ever inserted; database triggers reject updates and deletes.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

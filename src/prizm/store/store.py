@@ -9,8 +9,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from prizm.config import database_url
+from prizm.store.audit import AuditRepository
 from prizm.store.connectors import ConnectorRepository
-from prizm.store.crypto import MasterKey, load_master_key
+from prizm.store.crypto import MasterKey, key_source_stamp, load_master_keys
 from prizm.store.database import create_store_engine, migrate
 from prizm.store.integrations import IntegrationRepository
 from prizm.store.runs import RunRepository
@@ -28,12 +29,19 @@ class Store:
         )
         self._key_lock = threading.Lock()
         self._keys: list[MasterKey] | None = None
+        self._key_stamp: tuple[str, float] | None = None
 
     def master_keys(self) -> list[MasterKey]:
-        """Return the master keys, the one used for new seals first."""
+        """Return the master keys, the one used for new seals first.
+
+        The key file is read again when it changes, so a running process picks up a
+        rotation (the new primary key) without a restart.
+        """
         with self._key_lock:
-            if self._keys is None:
-                self._keys = [load_master_key()]
+            stamp = key_source_stamp()
+            if self._keys is None or stamp != self._key_stamp:
+                self._keys = load_master_keys()
+                self._key_stamp = key_source_stamp()
             return self._keys
 
     @cached_property
@@ -47,6 +55,10 @@ class Store:
     @cached_property
     def runs(self) -> RunRepository:
         return RunRepository(self)
+
+    @cached_property
+    def audit(self) -> AuditRepository:
+        return AuditRepository(self)
 
     def close(self) -> None:
         self.engine.dispose()

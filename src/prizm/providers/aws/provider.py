@@ -131,6 +131,15 @@ class AwsProvider:
             read_timeout=self.settings.read_timeout,
         )
 
+    def policy_name(self, name: str) -> str:
+        """Return the name allowed-secret patterns are matched against.
+
+        For an ARN that is the part after ``:secret:`` (with the random suffix of a
+        full ARN), so ``prizm/*`` covers ``arn:...:secret:prizm/db-AbCdEf``.
+        """
+        match = parse_secret_arn(name)
+        return match.group("name") if match is not None else name
+
     def region_of(self, name: str) -> str:
         """Return the region to ask for ``name``: a full ARN's region wins."""
         match = parse_secret_arn(name)

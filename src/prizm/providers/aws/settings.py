@@ -14,6 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from prizm.netpolicy import check_endpoint_url
+
 __all__ = ["AwsSettings", "parse_secret_arn"]
 
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -36,9 +38,9 @@ def parse_secret_arn(name: str) -> re.Match[str] | None:
 def _check_url(value: str | None, label: str) -> str | None:
     if value is None or value == "":
         return None
-    if not re.fullmatch(r"https?://[^\s/?#]+(:\d+)?/?", value):
+    if not re.fullmatch(r"https?://[^\s/?#@]+(:\d+)?/?", value):
         raise ValueError(
-            f"{label} must be an http(s) URL with a host and no path, such as "
+            f"{label} must be an https URL with a host and no path, such as "
             "https://secretsmanager.eu-west-1.amazonaws.com"
         )
     return value.rstrip("/")
@@ -67,6 +69,11 @@ class AwsSettings(BaseModel):
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
     read_timeout: float = Field(default=10.0, gt=0, le=300)
     max_attempts: int = Field(default=3, ge=1, le=10)
+    allow_http: bool = Field(
+        default=False,
+        description="Accept http:// endpoint URLs, for local emulators (an admin "
+        "decision: requests and credentials then travel unencrypted).",
+    )
     cache_ttl: float = Field(
         default=0,
         ge=0,
@@ -143,6 +150,13 @@ class AwsSettings(BaseModel):
                     f"iam-role authentication takes no {' or '.join(given)}; "
                     "choose access-keys to use keys"
                 )
+        for label, url in (
+            ("the endpoint URL", self.endpoint_url),
+            ("the STS endpoint URL", self.sts_endpoint_url),
+            ("the KMS endpoint URL", self.kms_endpoint_url),
+        ):
+            if url:
+                check_endpoint_url(url, allow_http=self.allow_http, label=label)
         if self.external_id and not self.role_arn:
             raise ValueError("an External ID is only used with a Role ARN to assume")
         return self

@@ -60,6 +60,8 @@ class AzureProvider:
     """Fetches secrets from one Azure Key Vault for one integration."""
 
     type_name: ClassVar[str] = "azure"
+    policy_case_sensitive: ClassVar[bool] = False
+    """Key Vault names are case-insensitive, so allowed patterns are too."""
 
     def __init__(self, name: str, settings: AzureSettings) -> None:
         self.name = name

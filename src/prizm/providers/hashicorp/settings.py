@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from prizm.netpolicy import forbidden_host_reason
+
 __all__ = [
     "AUTH_METHODS",
     "DEFAULT_JWT_FILE",
@@ -127,6 +129,12 @@ class HashicorpSettings(BaseModel):
             parts.port  # noqa: B018 - raises ValueError for an invalid port
         except ValueError:
             raise ValueError("the address has an invalid port") from None
+        reason = forbidden_host_reason(parts.hostname)
+        if reason is not None:
+            raise ValueError(
+                f"the address may not point at {parts.hostname}: {reason}, and Prizm "
+                "would send the token there"
+            )
         return f"{parts.scheme}://{parts.netloc}"
 
     @field_validator("namespace")

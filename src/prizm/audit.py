@@ -1,0 +1,96 @@
+"""Recording audit events, with the acting person or process taken from context.
+
+The command line sets the actor to ``cli:<login name>``, the web console to
+``web:<user>``, a worker to ``worker:<host>``. Events never contain values: only
+names, references, secret IDs and versions.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from prizm.store.store import Store
+
+__all__ = ["acting_as", "current_actor", "record", "record_many", "set_actor"]
+
+log = logging.getLogger(__name__)
+
+_actor: ContextVar[str | None] = ContextVar("prizm_actor", default=None)
+
+
+def _default_actor() -> str:
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "local:unknown"
+
+
+def current_actor() -> str:
+    """Return who is acting: the value set by the interface, or the login name."""
+    return _actor.get() or _default_actor()
+
+
+def set_actor(actor: str) -> None:
+    """Set the actor for the rest of this context (a CLI command, a request)."""
+    _actor.set(actor[:128])
+
+
+@contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Set the actor within a ``with`` block."""
+    token = _actor.set(actor[:128])
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def _event(
+    action: str, target_type: str, target: str, outcome: str, details: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "actor": current_actor(),
+        "action": action,
+        "target_type": target_type,
+        "target": target[:255],
+        "outcome": outcome,
+        "details": details,
+    }
+
+
+def record(
+    store: Store,
+    action: str,
+    target_type: str,
+    target: str,
+    outcome: str = "ok",
+    **details: Any,
+) -> None:
+    """Append one event. A failure to write is logged, never raised to the caller."""
+    record_many(store, [_event(action, target_type, target, outcome, details)])
+
+
+def record_many(store: Store, events: list[dict[str, Any]]) -> None:
+    """Append several events in one transaction."""
+    try:
+        store.audit.append(events)
+    except SQLAlchemyError as exc:
+        log.error(
+            "audit events could not be written count=%d error=%s",
+            len(events),
+            exc.__class__.__name__,
+        )
+
+
+def event(
+    action: str, target_type: str, target: str, outcome: str = "ok", **details: Any
+) -> dict[str, Any]:
+    """Return an event for ``record_many``, with the current actor."""
+    return _event(action, target_type, target, outcome, details)

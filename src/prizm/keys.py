@@ -1,0 +1,139 @@
+"""Master key rotation: re-encrypt every stored credential under a new key.
+
+With the key file (the default), ``rotate_keys`` adds a new primary key in front of
+the old one, re-encrypts the integrations one by one (each in its own transaction),
+and drops the old key only when every credential opens with the new one. A rotation
+killed half-way leaves both keys in the file, and running it again finishes the job.
+Processes that are running read the changed key file on their next seal or open, so
+nothing needs a restart.
+
+With ``PRIZM_MASTER_KEY``, the keys live outside Prizm: set it to ``NEW,OLD`` in
+every process, run the rotation, then set it to ``NEW``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from prizm import audit
+from prizm.errors import CredentialsUnreadable, UsageError
+from prizm.store.crypto import (
+    MasterKey,
+    generate_key,
+    load_master_keys,
+    sealed_key_id,
+    write_key_file,
+)
+from prizm.store.store import Store
+
+__all__ = ["KeyCheck", "RotationReport", "check_keys", "rotate_keys"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RotationReport:
+    """What a rotation did, by integration name. Never key material."""
+
+    mode: str
+    primary_key_id: str
+    retired_key_ids: list[str] = field(default_factory=list)
+    resealed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    finished: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "primary_key_id": self.primary_key_id,
+            "retired_key_ids": self.retired_key_ids,
+            "resealed": self.resealed,
+            "unchanged": self.unchanged,
+            "unreadable": self.unreadable,
+            "finished": self.finished,
+        }
+
+
+def rotate_keys(store: Store) -> RotationReport:
+    """Rotate the master key and re-encrypt every stored credential under it."""
+    from_environment = bool(os.environ.get("PRIZM_MASTER_KEY"))
+    keys = load_master_keys()
+    if from_environment and len(keys) < 2:
+        raise UsageError(
+            "PRIZM_MASTER_KEY holds one key, so there is nothing to rotate to.",
+            hint="Generate a new key, set PRIZM_MASTER_KEY=NEW,OLD in every Prizm "
+            "process, run prizm keys rotate, then set PRIZM_MASTER_KEY=NEW.",
+        )
+    if not from_environment and len(keys) == 1:
+        new_key = generate_key()
+        write_key_file([new_key, *keys])
+        log.info("master key added key_id=%s", new_key.key_id)
+    keys = store.master_keys()
+    report = RotationReport(
+        mode="environment" if from_environment else "key file",
+        primary_key_id=keys[0].key_id,
+    )
+    for record in store.integrations.all():
+        try:
+            changed = store.integrations.reseal(record.name)
+        except CredentialsUnreadable:
+            report.unreadable.append(record.name)
+            continue
+        (report.resealed if changed else report.unchanged).append(record.name)
+
+    if not report.unreadable:
+        report.finished = True
+        report.retired_key_ids = [key.key_id for key in keys[1:]]
+        if not from_environment and len(keys) > 1:
+            write_key_file([keys[0]])
+    audit.record(
+        store,
+        "keys.rotate",
+        "master_key",
+        report.primary_key_id,
+        outcome="finished" if report.finished else "incomplete",
+        resealed=report.resealed,
+        unreadable=report.unreadable,
+        retired_key_ids=report.retired_key_ids,
+    )
+    return report
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """Whether one integration's stored credentials open with the keys in use."""
+
+    integration: str
+    type: str
+    readable: bool
+    key_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "integration": self.integration,
+            "type": self.type,
+            "readable": self.readable,
+            "key_id": self.key_id,
+        }
+
+
+def check_keys(store: Store) -> list[KeyCheck]:
+    """Try to open every integration's credentials; list which cannot be read."""
+    checks: list[KeyCheck] = []
+    for record in store.integrations.all():
+        key_id = sealed_key_id(record.sealed_credentials or "")
+        try:
+            store.integrations.credentials(record)
+            readable = True
+        except CredentialsUnreadable:
+            readable = False
+        checks.append(KeyCheck(record.name, record.type, readable, key_id))
+    return checks
+
+
+def primary_key(store: Store) -> MasterKey:
+    return store.master_keys()[0]
