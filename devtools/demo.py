@@ -160,6 +160,7 @@ class Demo:
             "--secret-access-key-stdin",
             "--endpoint-url", self.moto.url,
             "--allow-http",
+            "--allowed-secrets", "prizm/*",
             stdin=MOTO_SECRET_KEY + "\n",
         )  # fmt: skip
         self.prizm("integration", "test", "aws", "--secret", f"{SECRET}#password")

@@ -1,0 +1,433 @@
+"""Allowed secrets, the audit log, outbound safety, key rotation and log masking."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from prizm import redaction
+from prizm.connector_service import ConnectorService
+from prizm.errors import InvalidIntegration, ReferenceNotAllowed
+from prizm.integrations import IntegrationService
+from prizm.jobs import JobService
+from prizm.logging import configure_logging
+from prizm.policy import matches
+from prizm.secrets import SecretValue
+from prizm.store import open_store
+from prizm.store.crypto import load_master_keys, sealed_key_id
+from prizm.store.store import reset_stores
+from tests.support.canaries import Canaries
+from tests.support.fixtures import AwsFixture, run_cli, run_cli_process
+from tests.support.postgres import Database
+from tests.test_jobs import Listener
+
+
+class TestPatterns:
+    @pytest.mark.parametrize(
+        ("name", "patterns", "allowed"),
+        [
+            ("prizm/db", ["prizm/*"], True),
+            ("prizm/team/db", ["prizm/*"], True),
+            ("other/db", ["prizm/*"], False),
+            ("secret/prizm/app", ["secret/prizm/"], True),
+            ("secret/prizmx/app", ["secret/prizm/"], False),
+            ("exact", ["exact"], True),
+            ("exact-not", ["exact"], False),
+            ("team-a-db", ["team-?-db"], True),
+            ("anything", [], True),
+            ("secret/prizm/../other", ["secret/prizm/*"], False),
+            ("secret/prizm//x", ["secret/prizm/*"], False),
+            ("a[b]", ["a[b]"], True),
+        ],
+    )
+    def test_matching(self, name: str, patterns: list[str], allowed: bool) -> None:
+        assert matches(name, patterns) is allowed
+
+    def test_case_insensitive_when_asked(self) -> None:
+        assert matches("PRIZM-db", ["prizm-*"], case_sensitive=False)
+        assert not matches("PRIZM-db", ["prizm-*"])
+
+    @pytest.mark.parametrize("pattern", ["", " prizm/*", "bad\npattern"])
+    def test_bad_patterns_rejected(self, pattern: str) -> None:
+        with pytest.raises(InvalidIntegration):
+            IntegrationService(open_store()).check_patterns([pattern])
+
+
+class TestAllowedSecrets:
+    def test_add_warns_when_unrestricted(self, aws: AwsFixture) -> None:
+        result = run_cli(
+            [
+                "integration", "add", "aws", "--region", "us-east-1",
+                "--endpoint-url", aws.endpoint, "--allow-http",
+            ]
+        )  # fmt: skip
+
+        assert result.status == 0
+        assert "may read every secret" in result.err
+        assert "--allowed-secrets 'prizm/*'" in result.err
+
+    def test_reference_outside_list_rejected_at_save(
+        self, aws: AwsFixture, database: Database
+    ) -> None:
+        aws.add_integration(allowed_secrets="prizm/*")
+
+        with pytest.raises(ReferenceNotAllowed) as caught:
+            ConnectorService(open_store()).add(
+                "postgres",
+                "leaky",
+                {
+                    "host": "127.0.0.1",
+                    "database": "d",
+                    "username": "u",
+                    "password": "vault://aws/payroll/admin#password",
+                },
+            )
+
+        assert caught.value.code == "reference_not_allowed"
+        assert "prizm/*" in caught.value.text
+        assert "prizm integration restrict aws" in caught.value.text
+
+    def test_arn_matched_by_name(self, aws: AwsFixture) -> None:
+        aws.add_integration(allowed_secrets="prizm/*")
+        arn = aws.create_secret("prizm/db", '{"k": "v"}')["ARN"]
+        other = aws.create_secret("payroll/db", '{"k": "v"}')["ARN"]
+
+        good = run_cli(["secret", "get", f"vault://aws/{arn}#k"], reveals=True)
+        bad = run_cli(["secret", "get", f"vault://aws/{other}#k"])
+
+        assert good.status == 0, good.err
+        assert bad.err.startswith("error[reference_not_allowed]")
+
+    def test_exfiltration_refused_at_run_time(
+        self, aws: AwsFixture, database: Database, canaries: Canaries
+    ) -> None:
+        """An editor points host at their listener and password at a foreign secret."""
+        aws.add_integration()
+        aws.create_secret("prizm/app", json.dumps({"password": "app-pw"}))
+        aws.create_secret(
+            "payroll/admin", json.dumps({"password": canaries.make("payroll")})
+        )
+        listener = Listener()
+        try:
+            ConnectorService(open_store()).add(
+                "postgres",
+                "exfil",
+                {
+                    "host": "127.0.0.1",
+                    "port": str(listener.port),
+                    "database": "d",
+                    "username": "u",
+                    "password": "vault://aws/payroll/admin#password",
+                    "sslmode": "disable",
+                },
+            )
+            restricted = run_cli(
+                ["integration", "restrict", "aws", "--allowed-secrets", "prizm/*"]
+            )
+
+            run = JobService(open_store()).run("exfil")
+        finally:
+            listener.close()
+
+        assert restricted.status == 0
+        assert run.status == "failed"
+        assert run.error_code == "reference_not_allowed"
+        assert listener.accepted == 0
+
+    def test_restrict_needs_patterns_or_allow_all(self, aws: AwsFixture) -> None:
+        aws.add_integration()
+
+        neither = run_cli(["integration", "restrict", "aws"])
+        cleared = run_cli(["integration", "restrict", "aws", "--allow-all"])
+
+        assert neither.status == 2
+        assert cleared.status == 0
+        assert "may read every secret" in cleared.err
+
+
+class TestAudit:
+    def test_actions_and_resolutions_recorded(
+        self, aws: AwsFixture, database: Database
+    ) -> None:
+        aws.add_integration(allowed_secrets="prizm/*")
+        aws.create_secret("prizm/db", json.dumps(database.secret_json()))
+        assert run_cli(["integration", "test", "aws"]).status == 0
+        assert (
+            run_cli(
+                [
+                    "connector", "add", "postgres", "db",
+                    "-f", f"host={database.host}", "-f", f"port={database.port}",
+                    "-f", f"database={database.name}", "-f", "sslmode=disable",
+                    "-f", "username=vault://aws/prizm/db#username",
+                    "-f", "password=vault://aws/prizm/db#password",
+                ]
+            ).status
+            == 0
+        )  # fmt: skip
+        assert run_cli(["run", "db"]).status == 0
+        run_cli(["secret", "get", "vault://aws/prizm/db#username"], reveals=True)
+        run_cli(["integration", "restrict", "aws", "--allowed-secrets", "prizm/db"])
+
+        result = run_cli(["audit", "--json"])
+
+        events = [json.loads(line) for line in result.out.splitlines()]
+        actions = [event["action"] for event in events]
+        assert actions[:3] == ["integration.add", "integration.test", "connector.add"]
+        assert actions.count("run.resolve") == 2
+        assert "secret.read" in actions
+        assert actions[-1] == "integration.restrict"
+        resolve = next(event for event in events if event["action"] == "run.resolve")
+        assert resolve["details"]["version_id"]
+        assert resolve["details"]["secret_id"].startswith("arn:aws:secretsmanager:")
+        assert all(event["actor"].startswith("cli:") for event in events)
+        restrict = events[-1]["details"]
+        assert restrict == {"before": ["prizm/*"], "after": ["prizm/db"]}
+
+    def test_since_filters(self, aws: AwsFixture) -> None:
+        aws.add_integration()
+
+        recent = run_cli(["audit", "--json", "--since", "1h"])
+        future = run_cli(["audit", "--json", "--since", "2999-01-01T00:00:00"])
+        bad = run_cli(["audit", "--since", "yesterday"])
+
+        assert len(recent.out.splitlines()) == 1
+        assert future.out == ""
+        assert bad.status == 2
+
+    def test_log_is_append_only(self, aws: AwsFixture, prizm_home: Path) -> None:
+        aws.add_integration()
+        reset_stores()
+        connection = sqlite3.connect(prizm_home / "prizm.db")
+
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            connection.execute("update audit_events set actor = 'someone else'")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            connection.execute("delete from audit_events")
+
+
+class TestOutbound:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://169.254.169.254",
+            "https://169.254.169.254/",
+            "https://[fd00:ec2::254]",
+            "https://[::ffff:169.254.169.254]",
+            "https://metadata.google.internal",
+        ],
+    )
+    def test_metadata_endpoints_rejected(self, url: str) -> None:
+        result = run_cli(
+            ["integration", "add", "aws", "--region", "us-east-1", "--endpoint-url", url,
+             "--allow-http"]
+        )  # fmt: skip
+
+        assert result.status == 1
+        assert "error[invalid_integration]" in result.err
+        assert "metadata" in result.err
+
+    def test_plain_http_needs_allow_http(self) -> None:
+        result = run_cli(
+            ["integration", "add", "aws", "--region", "us-east-1", "--endpoint-url",
+             "http://127.0.0.1:4566"]
+        )  # fmt: skip
+
+        assert result.status == 1
+        assert "--allow-http" in result.err
+
+    def test_vault_address_on_metadata_rejected(self) -> None:
+        result = run_cli(
+            ["integration", "add", "hashicorp", "--address", "https://169.254.169.254",
+             "--auth", "token", "--token-stdin"],
+            stdin="token-value\n",
+        )  # fmt: skip
+
+        assert result.status == 1
+        assert "link-local" in result.err
+
+
+def add_keyed_integrations(count: int, canaries: Canaries) -> dict[str, str]:
+    service = IntegrationService(open_store())
+    keys = {}
+    for index in range(count):
+        key = canaries.make_plain(f"key{index}")
+        service.add(
+            "aws",
+            f"int{index}",
+            {
+                "region": "us-east-1",
+                "auth": "access-keys",
+                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                "secret_access_key": key,
+            },
+        )
+        keys[f"int{index}"] = key
+    return keys
+
+
+class TestKeys:
+    def test_rotate_with_key_file(self, prizm_home: Path, canaries: Canaries) -> None:
+        keys = add_keyed_integrations(3, canaries)
+        old = load_master_keys()[0].key_id
+
+        result = run_cli(["keys", "rotate", "--json"])
+
+        report = json.loads(result.out)
+        assert result.status == 0
+        assert sorted(report["resealed"]) == sorted(keys)
+        assert report["retired_key_ids"] == [old]
+        lines = (prizm_home / "master.key").read_text().split()
+        assert len(lines) == 1
+        service = IntegrationService(open_store())
+        for name, key in keys.items():
+            record = service.get(name)
+            assert (
+                sealed_key_id(record.sealed_credentials or "")
+                == report["primary_key_id"]
+            )
+            settings = service.settings(record)
+            assert settings.secret_access_key.get_secret_value() == key  # type: ignore[attr-defined]
+
+    def test_interrupted_rotation_resumes(
+        self, prizm_home: Path, canaries: Canaries
+    ) -> None:
+        add_keyed_integrations(150, canaries)
+        reset_stores()
+        database = prizm_home / "prizm.db"
+        old = load_master_keys()[0].key_id
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prizm.cli.main", "keys", "rotate"],
+            env={**os.environ},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        killed = False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            rows = (
+                sqlite3.connect(database)
+                .execute("select credentials from integrations")
+                .fetchall()
+            )
+            moved = [row for row in rows if sealed_key_id(row[0]) != old]
+            if moved and len(moved) < len(rows):
+                os.kill(process.pid, signal.SIGKILL)
+                killed = True
+                break
+            time.sleep(0.005)
+        process.wait()
+        if not killed:
+            pytest.skip("the rotation finished before it could be interrupted")
+        assert len((prizm_home / "master.key").read_text().split()) == 2
+
+        again = run_cli_process(["keys", "rotate", "--json"])
+
+        report = json.loads(again.out)
+        assert again.status == 0, again.err
+        assert report["finished"] is True
+        assert report["unreadable"] == []
+        assert len((prizm_home / "master.key").read_text().split()) == 1
+        check = run_cli_process(["keys", "check", "--json"])
+        assert check.status == 0
+        assert all(item["readable"] for item in json.loads(check.out))
+
+    def test_environment_keys(
+        self, monkeypatch: pytest.MonkeyPatch, canaries: Canaries
+    ) -> None:
+        old = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        new = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        monkeypatch.setenv("PRIZM_MASTER_KEY", old)
+        add_keyed_integrations(2, canaries)
+
+        single = run_cli(["keys", "rotate"])
+        monkeypatch.setenv("PRIZM_MASTER_KEY", f"{new},{old}")
+        reset_stores()
+        rotated = run_cli(["keys", "rotate", "--json"])
+        monkeypatch.setenv("PRIZM_MASTER_KEY", new)
+        reset_stores()
+        checked = run_cli(["keys", "check", "--json"])
+
+        assert single.status == 2
+        assert "NEW,OLD" in single.err
+        assert rotated.status == 0, rotated.err
+        assert checked.status == 0
+        assert all(item["readable"] for item in json.loads(checked.out))
+
+    def test_lost_key_names_integrations(
+        self, prizm_home: Path, canaries: Canaries
+    ) -> None:
+        add_keyed_integrations(2, canaries)
+        reset_stores()
+        (prizm_home / "master.key").unlink()
+        (prizm_home / "master.key").write_text(
+            base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n"
+        )
+
+        result = run_cli(["keys", "check"])
+        used = run_cli(["secret", "get", "vault://int0/x"])
+
+        assert result.status == 1
+        assert "int0" in result.out
+        assert "int1" in result.out
+        assert "prizm integration update aws int0" in result.out
+        assert used.err.startswith("error[credentials_unreadable]")
+        assert "integration 'int0'" in used.err
+
+    def test_running_process_sees_new_key(self, canaries: Canaries) -> None:
+        add_keyed_integrations(1, canaries)
+        store = open_store()
+        before = store.master_keys()[0].key_id
+
+        assert run_cli_process(["keys", "rotate"]).status == 0
+        after = store.master_keys()[0].key_id
+        settings = IntegrationService(store).settings(store.integrations.get("int0"))
+
+        assert after != before
+        assert settings is not None
+
+
+class TestLogMasking:
+    def test_any_logger_is_masked(
+        self, canaries: Canaries, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        configure_logging()
+        value = canaries.make("logged")
+        SecretValue(value)
+        other = logging.getLogger("somelibrary.internal")
+
+        other.warning("connecting with %s", value)
+        other.warning(
+            "encoded %s and %s",
+            quote(value, safe=""),
+            base64.b64encode(value.encode()).decode(),
+        )
+        try:
+            raise RuntimeError(f"driver said password={value}")
+        except RuntimeError:
+            other.exception("failed")
+
+        text = "\n".join(
+            record.getMessage() + (record.exc_text or "") for record in caplog.records
+        )
+        assert "connecting with ********" in text
+        assert "driver said password=********" in text
+        assert "encoded ******** and ********" in text
+
+    def test_value_inside_basic_auth_header_masked(self, canaries: Canaries) -> None:
+        token = canaries.make_plain("jira")
+        SecretValue(token)
+        header = base64.b64encode(f"me@example.com:{token}".encode()).decode()
+
+        assert "cnry" not in redaction.scrub(header)
+        assert redaction.scrub(header) != header
