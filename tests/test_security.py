@@ -228,10 +228,9 @@ class TestOutbound:
         ],
     )
     def test_metadata_endpoints_rejected(self, url: str) -> None:
-        result = run_cli(
-            ["integration", "add", "aws", "--region", "us-east-1", "--endpoint-url", url,
-             "--allow-http"]
-        )  # fmt: skip
+        add = ["integration", "add", "aws", "--region", "us-east-1"]
+
+        result = run_cli([*add, "--endpoint-url", url, "--allow-http"])
 
         assert result.status == 1
         assert "error[invalid_integration]" in result.err
