@@ -43,6 +43,10 @@ class Canaries:
         self.cores.append(core)
         return f"{core}{label}"
 
+    def watch(self, value: str) -> None:
+        """Scan for ``value`` too, such as a password that the code under test made."""
+        self.values.append(value)
+
     def forms(self) -> set[str]:
         """Every string whose presence in output counts as a leak."""
         found: set[str] = set(self.cores)

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from prizm import redaction
-from prizm.cli import integration, integration_aws, integration_azure, secret
+from prizm.cli import integration, integration_aws, integration_azure, rotate, secret
 from prizm.cli.output import print_error, state
 from prizm.errors import PrizmError, UsageError
 from prizm.logging import configure_logging
@@ -32,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(integration.app, name="integration")
 app.add_typer(secret.app, name="secret")
+app.command("rotate")(rotate.rotate)
 
 # Imported for their commands, which register on the integration groups.
 _ = (integration_aws, integration_azure)
