@@ -48,3 +48,24 @@ def version_with(aws: AwsFixture, secret_id: str, stage: str) -> str | None:
         if stage in labels:
             return version_id
     return None
+
+
+def client_for(aws: AwsFixture, endpoint: str) -> Any:
+    """Return a Secrets Manager client of moto's account through ``endpoint``."""
+    import boto3
+
+    return boto3.client(
+        "secretsmanager",
+        endpoint_url=endpoint,
+        region_name=aws.region,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="moto-secret-key",
+    )
+
+
+def scan_error(error: BaseException) -> None:
+    """Fail if a watched value is in the error's traceback or any chained cause."""
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    CANARIES.scan(text, f"the traceback of {error.__class__.__name__}")

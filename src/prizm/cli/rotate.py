@@ -103,8 +103,7 @@ def _print_progress(step: str, result: StepResult | None) -> None:
     if result is None:
         stderr.print(f"  {step} ...", end="", markup=False)
         return
-    outcome = "done" if result.changed else "nothing to change"
-    stderr.print(f" {outcome}. {result.detail}", markup=False)
+    stderr.print(f" {result.detail}", markup=False)
 
 
 def _print_report(report: RotationReport) -> None:

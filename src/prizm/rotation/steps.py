@@ -32,7 +32,6 @@ from prizm.errors import (
     InvalidRotationRequest,
     PrizmError,
     RotationError,
-    VersionNotFound,
 )
 from prizm.rotation import postgres
 from prizm.rotation.document import CLONE_SUFFIX, DatabaseSecret, alternate_username
@@ -209,10 +208,13 @@ def _working_login(rotation: Rotation, current: DatabaseSecret) -> DatabaseSecre
         postgres.check_login(current, timeout=rotation.connect_timeout)
         return current
     except DatabaseLoginFailed as rejected:
-        try:
-            previous = _read(rotation, PREVIOUS)
-        except VersionNotFound:
+        # DescribeSecret first: for a stage no version has, moto 5.2 answers
+        # GetSecretValue with "secret not found", where AWS says "no value".
+        description = rotation.secrets.describe(rotation.secret_id)
+        previous_id = description.version_with(PREVIOUS)
+        if previous_id is None:
             raise rejected from None
+        previous = _read(rotation, PREVIOUS, previous_id)
         usable = previous.username == current.username and previous.same_server(current)
         if usable and postgres.can_log_in(previous, timeout=rotation.connect_timeout):
             log.warning(

@@ -1,0 +1,316 @@
+"""Each rotation step run on its own: repeated, and failing part way."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from devtools.proxy import FaultProxy, aws_error
+from prizm.errors import PrizmError
+from prizm.rotation import Rotation, Strategy, rotate, run_step
+from prizm.rotation.steps import STEP_NAMES
+from tests.rotation.support import (
+    client_for,
+    read_stage,
+    scan_error,
+    secrets_manager,
+    stages,
+    version_with,
+)
+from tests.support.fixtures import AwsFixture
+from tests.support.postgres import DatabaseFixture
+
+
+@pytest.fixture
+def proxy(aws: AwsFixture) -> Iterator[FaultProxy]:
+    with FaultProxy(aws.server.url) as running:
+        yield running
+
+
+def arrange(
+    aws: AwsFixture, database: DatabaseFixture, strategy: Strategy
+) -> tuple[str, str]:
+    """Create the user (and for alternating-users a master) and its secret."""
+    username, password = database.create_user("app")
+    extra = {}
+    if strategy is Strategy.ALTERNATING_USERS:
+        manager, manager_password = database.create_user(
+            "manager", attributes="CREATEROLE"
+        )
+        master = aws.create_secret(
+            "prizm/db-master", database.document(manager, manager_password)
+        )
+        extra["masterarn"] = master["ARN"]
+    aws.create_secret("prizm/db", database.document(username, password, **extra))
+    return username, password
+
+
+def current_works(aws: AwsFixture, database: DatabaseFixture) -> bool:
+    return database.can_log_in(
+        read_stage(aws, "prizm/db", "AWSCURRENT")["SecretString"]
+    )
+
+
+def failed_step(step: str, rotation: Rotation) -> PrizmError:
+    with pytest.raises(PrizmError) as caught:
+        run_step(step, rotation)
+    scan_error(caught.value)
+    return caught.value
+
+
+STRATEGIES = pytest.mark.parametrize(
+    "strategy", list(Strategy), ids=[strategy.value for strategy in Strategy]
+)
+
+
+class TestIdempotence:
+    @STRATEGIES
+    def test_each_step_twice(
+        self, aws: AwsFixture, database: DatabaseFixture, strategy: Strategy
+    ) -> None:
+        """A repeated step finds its work done and changes nothing."""
+        arrange(aws, database, strategy)
+        old_version = version_with(aws, "prizm/db", "AWSCURRENT")
+        token = str(uuid.uuid4())
+        rotation = Rotation(secrets_manager(aws), "prizm/db", token, strategy)
+
+        for step in STEP_NAMES:
+            first = run_step(step, rotation)
+            if step == "createSecret":
+                pending = read_stage(aws, "prizm/db", "AWSPENDING")
+            second = run_step(step, rotation)
+
+            assert second.changed is False, step
+            if step != "testSecret":
+                assert first.changed is True, step
+
+        current = read_stage(aws, "prizm/db", "AWSCURRENT")
+        assert current["SecretString"] == pending["SecretString"]
+        assert version_with(aws, "prizm/db", "AWSCURRENT") == token
+        assert version_with(aws, "prizm/db", "AWSPREVIOUS") == old_version
+        assert len(stages(aws, "prizm/db")) == 2
+        assert current_works(aws, database)
+
+    def test_create_keeps_existing_pending(
+        self, aws: AwsFixture, database: DatabaseFixture
+    ) -> None:
+        """A second createSecret keeps the password the first one stored."""
+        arrange(aws, database, Strategy.SINGLE_USER)
+        token = str(uuid.uuid4())
+        rotation = Rotation(
+            secrets_manager(aws), "prizm/db", token, Strategy.SINGLE_USER
+        )
+
+        run_step("createSecret", rotation)
+        first = read_stage(aws, "prizm/db", "AWSPENDING")
+        run_step("createSecret", rotation)
+        second = read_stage(aws, "prizm/db", "AWSPENDING")
+
+        assert second["VersionId"] == first["VersionId"] == token
+        assert second["SecretString"] == first["SecretString"]
+
+    def test_set_skips_working_pending(
+        self, aws: AwsFixture, database: DatabaseFixture
+    ) -> None:
+        """When the AWSPENDING password logs in, setSecret sends no statement: a
+        revoked right to change the password does not matter then."""
+        username, _ = arrange(aws, database, Strategy.SINGLE_USER)
+        token = str(uuid.uuid4())
+        rotation = Rotation(
+            secrets_manager(aws), "prizm/db", token, Strategy.SINGLE_USER
+        )
+        run_step("createSecret", rotation)
+        run_step("setSecret", rotation)
+        database.execute(
+            f"ALTER ROLE {username} SET default_transaction_read_only = on"
+        )
+
+        result = run_step("setSecret", rotation)
+
+        assert result.changed is False
+
+
+class TestCreateSecretFailure:
+    def test_put_denied_leaves_current(
+        self, aws: AwsFixture, database: DatabaseFixture, proxy: FaultProxy
+    ) -> None:
+        """PutSecretValue fails: no AWSPENDING version, AWSCURRENT unchanged."""
+        arrange(aws, database, Strategy.SINGLE_USER)
+        old_version = version_with(aws, "prizm/db", "AWSCURRENT")
+        fault = aws_error(
+            "AccessDeniedException",
+            "User is not authorized to perform: secretsmanager:PutSecretValue",
+        )
+        fault.operation = "PutSecretValue"
+        proxy.add(fault)
+        secrets = secrets_manager(aws, client_for(aws, proxy.url))
+        rotation = Rotation(
+            secrets, "prizm/db", str(uuid.uuid4()), Strategy.SINGLE_USER
+        )
+
+        error = failed_step("createSecret", rotation)
+
+        assert error.code == "access_denied"
+        assert error.message.startswith("createSecret failed: ")
+        assert error.__cause__ is None
+        assert version_with(aws, "prizm/db", "AWSPENDING") is None
+        assert version_with(aws, "prizm/db", "AWSCURRENT") == old_version
+        assert current_works(aws, database)
+
+
+class TestSetSecretFailure:
+    def test_database_refuses_change(
+        self, aws: AwsFixture, database: DatabaseFixture
+    ) -> None:
+        """The database rejects ALTER USER: the current password still works, and a
+        later run finishes the same rotation."""
+        username, _ = arrange(aws, database, Strategy.SINGLE_USER)
+        old_version = version_with(aws, "prizm/db", "AWSCURRENT")
+        database.execute(
+            f"ALTER ROLE {username} SET default_transaction_read_only = on"
+        )
+        secrets = secrets_manager(aws)
+        token = str(uuid.uuid4())
+        rotation = Rotation(secrets, "prizm/db", token, Strategy.SINGLE_USER)
+        run_step("createSecret", rotation)
+
+        error = failed_step("setSecret", rotation)
+
+        assert error.code == "rotation_failed"
+        assert error.to_dict()["step"] == "setSecret"
+        assert "read-only transaction" in error.message
+        assert version_with(aws, "prizm/db", "AWSCURRENT") == old_version
+        assert current_works(aws, database)
+
+        database.execute(f"ALTER ROLE {username} RESET default_transaction_read_only")
+        report = rotate(secrets, "prizm/db", Strategy.SINGLE_USER)
+
+        assert report.resumed is True
+        assert report.new_version_id == token
+        assert current_works(aws, database)
+
+    def test_database_refuses_logins(
+        self, aws: AwsFixture, database: DatabaseFixture
+    ) -> None:
+        """The user may not log in: setSecret stops before any change."""
+        username, _ = arrange(aws, database, Strategy.SINGLE_USER)
+        database.execute(f"ALTER ROLE {username} CONNECTION LIMIT 0")
+        rotation = Rotation(
+            secrets_manager(aws), "prizm/db", str(uuid.uuid4()), Strategy.SINGLE_USER
+        )
+        run_step("createSecret", rotation)
+
+        error = failed_step("setSecret", rotation)
+
+        assert error.code == "database_login_failed"
+        assert username in error.message
+        database.execute(f"ALTER ROLE {username} CONNECTION LIMIT -1")
+        assert current_works(aws, database)
+
+    def test_master_without_createrole(
+        self, aws: AwsFixture, database: DatabaseFixture
+    ) -> None:
+        """The master user may not create the clone: nothing changes."""
+        username, _ = arrange(aws, database, Strategy.ALTERNATING_USERS)
+        database.execute(f"ALTER ROLE {database.name('manager')} NOCREATEROLE")
+        rotation = Rotation(
+            secrets_manager(aws),
+            "prizm/db",
+            str(uuid.uuid4()),
+            Strategy.ALTERNATING_USERS,
+        )
+        run_step("createSecret", rotation)
+
+        error = failed_step("setSecret", rotation)
+
+        assert error.code == "rotation_failed"
+        assert "permission denied" in error.message
+        assert (
+            database.query(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (f"{username}_clone",)
+            )
+            == []
+        )
+        assert current_works(aws, database)
+
+
+class TestTestSecretFailure:
+    def test_clone_refused_leaves_current(
+        self, aws: AwsFixture, database: DatabaseFixture
+    ) -> None:
+        """alternating-users: the new login fails its test, the current one works."""
+        username, _ = arrange(aws, database, Strategy.ALTERNATING_USERS)
+        old_version = version_with(aws, "prizm/db", "AWSCURRENT")
+        rotation = Rotation(
+            secrets_manager(aws),
+            "prizm/db",
+            str(uuid.uuid4()),
+            Strategy.ALTERNATING_USERS,
+        )
+        run_step("createSecret", rotation)
+        run_step("setSecret", rotation)
+        database.execute(f"ALTER ROLE {username}_clone NOLOGIN")
+
+        error = failed_step("testSecret", rotation)
+
+        assert error.code == "database_login_failed"
+        assert error.to_dict()["step"] == "testSecret"
+        assert version_with(aws, "prizm/db", "AWSCURRENT") == old_version
+        assert current_works(aws, database)
+
+    def test_read_fails_then_rerun_finishes(
+        self, aws: AwsFixture, database: DatabaseFixture, proxy: FaultProxy
+    ) -> None:
+        """single-user: after setSecret only AWSPENDING logs in, so a failed
+        testSecret leaves AWSCURRENT behind until the rotation runs again."""
+        arrange(aws, database, Strategy.SINGLE_USER)
+        old_version = version_with(aws, "prizm/db", "AWSCURRENT")
+        secrets = secrets_manager(aws, client_for(aws, proxy.url))
+        token = str(uuid.uuid4())
+        rotation = Rotation(secrets, "prizm/db", token, Strategy.SINGLE_USER)
+        run_step("createSecret", rotation)
+        run_step("setSecret", rotation)
+        fault = aws_error("InternalServiceError", "Simulated failure", status=400)
+        fault.operation = "GetSecretValue"
+        proxy.add(fault)
+
+        error = failed_step("testSecret", rotation)
+
+        assert error.code == "service_error"
+        assert version_with(aws, "prizm/db", "AWSCURRENT") == old_version
+        assert database.can_log_in(
+            read_stage(aws, "prizm/db", "AWSPENDING")["SecretString"]
+        )
+
+        proxy.clear()
+        report = rotate(secrets, "prizm/db", Strategy.SINGLE_USER)
+
+        assert report.resumed is True
+        assert report.new_version_id == token
+        assert current_works(aws, database)
+
+
+class TestFinishSecretFailure:
+    def test_stage_move_fails(
+        self, aws: AwsFixture, database: DatabaseFixture, proxy: FaultProxy
+    ) -> None:
+        """UpdateSecretVersionStage fails: AWSCURRENT stays and still works."""
+        arrange(aws, database, Strategy.ALTERNATING_USERS)
+        old_version = version_with(aws, "prizm/db", "AWSCURRENT")
+        secrets = secrets_manager(aws, client_for(aws, proxy.url))
+        rotation = Rotation(
+            secrets, "prizm/db", str(uuid.uuid4()), Strategy.ALTERNATING_USERS
+        )
+        for step in ("createSecret", "setSecret", "testSecret"):
+            run_step(step, rotation)
+        fault = aws_error("InternalServiceError", "Simulated failure", status=400)
+        fault.operation = "UpdateSecretVersionStage"
+        proxy.add(fault)
+
+        error = failed_step("finishSecret", rotation)
+
+        assert error.message.startswith("finishSecret failed: ")
+        assert version_with(aws, "prizm/db", "AWSCURRENT") == old_version
+        assert current_works(aws, database)
