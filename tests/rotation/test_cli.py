@@ -70,9 +70,7 @@ class TestRotateCommand:
         self, aws: AwsFixture, database: DatabaseFixture
     ) -> None:
         username, password = database.create_user("app")
-        manager, manager_password = database.create_user(
-            "manager", attributes="CREATEROLE"
-        )
+        manager, manager_password = database.create_master(username)
         aws.create_secret("prizm/db", database.document(username, password))
         aws.create_secret("prizm/master", database.document(manager, manager_password))
         aws.add_integration()

@@ -116,9 +116,7 @@ class TestHandler:
     ) -> None:
         """Without PRIZM_ROTATION_STRATEGY, a secret with masterarn alternates."""
         username, password = database.create_user("app")
-        manager, manager_password = database.create_user(
-            "manager", attributes="CREATEROLE"
-        )
+        manager, manager_password = database.create_master(username)
         master = aws.create_secret(
             "prizm/master", database.document(manager, manager_password)
         )

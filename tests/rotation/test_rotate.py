@@ -127,9 +127,7 @@ class TestAlternatingUsers:
     ) -> tuple[str, str]:
         username, password = database.create_user("app")
         database.execute(f"GRANT SELECT ON {table} TO {username}")
-        manager, manager_password = database.create_user(
-            "manager", attributes="CREATEROLE"
-        )
+        manager, manager_password = database.create_master(username)
         master = aws.create_secret(
             "prizm/db-master", database.document(manager, manager_password)
         )
@@ -201,9 +199,7 @@ class TestAlternatingUsers:
     ) -> None:
         """A master secret given by the caller serves a secret without masterarn."""
         username, password = database.create_user("app")
-        manager, manager_password = database.create_user(
-            "manager", attributes="CREATEROLE"
-        )
+        manager, manager_password = database.create_master(username)
         aws.create_secret("prizm/db", database.document(username, password))
         aws.create_secret("prizm/master", database.document(manager, manager_password))
         secrets = secrets_manager(aws)

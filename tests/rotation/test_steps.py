@@ -11,6 +11,7 @@ from devtools.proxy import FaultProxy, aws_error
 from prizm.errors import PrizmError
 from prizm.rotation import Rotation, Strategy, rotate, run_step
 from prizm.rotation.steps import STEP_NAMES
+from prizm.secrets import SecretValue
 from tests.rotation.support import (
     client_for,
     read_stage,
@@ -19,6 +20,7 @@ from tests.rotation.support import (
     stages,
     version_with,
 )
+from tests.support.canaries import Canaries
 from tests.support.fixtures import AwsFixture
 from tests.support.postgres import DatabaseFixture
 
@@ -36,9 +38,7 @@ def arrange(
     username, password = database.create_user("app")
     extra = {}
     if strategy is Strategy.ALTERNATING_USERS:
-        manager, manager_password = database.create_user(
-            "manager", attributes="CREATEROLE"
-        )
+        manager, manager_password = database.create_master(username)
         master = aws.create_secret(
             "prizm/db-master", database.document(manager, manager_password)
         )
@@ -314,3 +314,18 @@ class TestFinishSecretFailure:
         assert error.message.startswith("finishSecret failed: ")
         assert version_with(aws, "prizm/db", "AWSCURRENT") == old_version
         assert current_works(aws, database)
+
+
+class TestSecretsManagerErrors:
+    def test_put_error_not_chained(self, aws: AwsFixture, canaries: Canaries) -> None:
+        """botocore rejects the call before sending it; its error, which lists
+        the parameters, is not chained to the Prizm error."""
+        aws.create_secret("prizm/db", "{}")
+        value = SecretValue(canaries.make("put"))
+
+        with pytest.raises(PrizmError) as caught:
+            secrets_manager(aws).put_pending("prizm/db", "short", value)
+
+        scan_error(caught.value)
+        assert caught.value.__cause__ is None
+        assert caught.value.__suppress_context__ is True

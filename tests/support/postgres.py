@@ -52,6 +52,20 @@ class DatabaseFixture:
         self.roles.append(username)
         return username, password
 
+    def create_master(self, username: str) -> tuple[str, str]:
+        """Create a master user that may create the clone of ``username``.
+
+        PostgreSQL 16 and later let a CREATEROLE user grant or change only roles on
+        which it has ADMIN OPTION, so that is granted too, as a DBA would.
+        """
+        manager, password = self.create_user("manager", attributes="CREATEROLE")
+        self.execute(
+            sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(
+                sql.Identifier(username), sql.Identifier(manager)
+            )
+        )
+        return manager, password
+
     def execute(self, statement: sql.Composable | str, params: Any = None) -> None:
         """Run one statement as the superuser."""
         with psycopg.connect(self.server.dsn(), autocommit=True) as connection:

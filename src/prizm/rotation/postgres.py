@@ -218,11 +218,13 @@ def create_clone(
                 connection,
                 grant,
                 action=f"grant '{original}' to '{clone}'",
+                hint=_grant_hint(original, login.username),
             )
 
 
 def ensure_membership(
     connection: psycopg.Connection[Any],
+    login: DatabaseSecret,
     original: str,
     clone: str,
 ) -> None:
@@ -241,7 +243,12 @@ def ensure_membership(
     grant = sql.SQL("GRANT {} TO {}").format(
         sql.Identifier(original), sql.Identifier(clone)
     )
-    _execute(connection, grant, action=f"grant '{original}' to '{clone}'")
+    _execute(
+        connection,
+        grant,
+        action=f"grant '{original}' to '{clone}'",
+        hint=_grant_hint(original, login.username),
+    )
 
 
 REDSHIFT_GRANTS = (
@@ -297,11 +304,21 @@ def _copy_redshift_privileges(
             )
 
 
+def _grant_hint(original: str, login: str) -> str:
+    return (
+        f"The master user '{login}' needs the right to grant '{original}': it must be "
+        "a superuser, or, in PostgreSQL 16 and later, have ADMIN OPTION on it (GRANT "
+        f'"{original}" TO "{login}" WITH ADMIN OPTION). The current credentials '
+        "still work."
+    )
+
+
 def _execute(
     connection: psycopg.Connection[Any],
     statement: sql.SQL | sql.Composed,
     *,
     action: str,
+    hint: str | None = None,
 ) -> None:
     try:
         connection.execute(statement)
@@ -311,6 +328,7 @@ def _execute(
         raise RotationError(
             f"The database could not {action}: {_server_reason(exc)} "
             f"(SQLSTATE {sqlstate}).",
-            hint="Check that the user running the statement has the right to do it; "
+            hint=hint
+            or "Check that the user running the statement has the right to do it; "
             "the current credentials still work.",
         ) from None

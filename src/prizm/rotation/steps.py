@@ -257,7 +257,7 @@ def _set_alternating_users(
             )
             if is_clone and not master.is_redshift:
                 postgres.ensure_membership(
-                    connection, current.username, pending.username
+                    connection, master, current.username, pending.username
                 )
             return StepResult(
                 "setSecret",
