@@ -172,7 +172,7 @@ class TestHandler:
     def test_current_version_is_done(
         self, aws: AwsFixture, database: DatabaseFixture
     ) -> None:
-        """A token that is AWSCURRENT already needs no work, for any step."""
+        """A token that is AWSCURRENT already needs no work."""
         username, password = database.create_user("app")
         created = aws.create_secret("prizm/db", database.document(username, password))
 
@@ -208,9 +208,12 @@ class TestHandler:
     def test_rotation_disabled_rejected(
         self, aws: AwsFixture, database: DatabaseFixture
     ) -> None:
-        """RotationEnabled false rejects the request. moto 5.2 reports it only after
-        RotateSecret, which without a Lambda also moves AWSCURRENT to a new, empty
-        version; the handler stops before it reads any version."""
+        """RotationEnabled false rejects the request.
+
+        moto 5.2 reports RotationEnabled only after RotateSecret. Without a Lambda,
+        that call also moves AWSCURRENT to a new, empty version, which does not
+        matter here because the handler stops before it reads any version.
+        """
         username, password = database.create_user("app")
         aws.create_secret("prizm/db", database.document(username, password))
         aws.client().rotate_secret(SecretId="prizm/db")

@@ -161,7 +161,7 @@ class TestCreateSecretFailure:
 
 
 class TestSetSecretFailure:
-    def test_database_refuses_change(
+    def test_database_rejects_change(
         self, aws: AwsFixture, database: DatabaseFixture
     ) -> None:
         """The database rejects ALTER USER: the current password still works, and a
@@ -191,7 +191,7 @@ class TestSetSecretFailure:
         assert report.new_version_id == token
         assert current_works(aws, database)
 
-    def test_database_refuses_logins(
+    def test_database_rejects_logins(
         self, aws: AwsFixture, database: DatabaseFixture
     ) -> None:
         """The user may not log in: setSecret stops before any change."""

@@ -102,9 +102,9 @@ class DatabaseSecret:
 
         engine = document.get("engine", default_engine)
         if engine not in DEFAULT_PORTS:
-            shown = "missing" if engine is None else f"'{engine}'"
+            described = "missing" if engine is None else f"'{engine}'"
             raise _invalid(
-                f"The engine of {where} is {shown}; rotation supports "
+                f"The engine of {where} is {described}; rotation supports "
                 f"{', '.join(sorted(DEFAULT_PORTS))}.",
             )
         for key in ("host", "username", "password"):

@@ -1,10 +1,10 @@
 """The AWS Lambda entry point: ``prizm.rotation.handler``.
 
 Secrets Manager invokes it with ``{"SecretId", "ClientRequestToken", "Step"}`` once
-per step. Before a step runs, the request is checked the way AWS's rotation templates
-check it: rotation must not be disabled on the secret, the token must be a version of
-the secret labelled AWSPENDING, and a version that is AWSCURRENT already means there
-is nothing to do.
+per step. Before a step runs, the handler checks the request as AWS's rotation
+templates do. Rotation must not be disabled on the secret, and the token must be a
+version of the secret labelled AWSPENDING. A version that is AWSCURRENT already means
+that there is nothing to do.
 
 Environment variables:
 

@@ -46,7 +46,7 @@ Progress = Callable[[str, StepResult | None], None]
 
 @dataclass(frozen=True)
 class RotationReport:
-    """What a rotation did: the secret, the versions and each step. Never a value."""
+    """Record of a rotation: the secret, the versions and each step, never a value."""
 
     secret_arn: str
     strategy: Strategy

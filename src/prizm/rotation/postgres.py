@@ -52,7 +52,7 @@ _LOGIN_FAILURES = (
     "too many connections for role",
 )
 """Phrases of server messages that mean this login was rejected, not the server
-unreachable. PostgreSQL 15 says 'role "x" does not exist' for an unknown user and
+unreachable. PostgreSQL 15 reports 'role "x" does not exist' for an unknown user and
 'role "x" is not permitted to log in' for NOLOGIN."""
 
 
@@ -324,7 +324,8 @@ def _execute(
         connection.execute(statement)
     except psycopg.Error as exc:
         sqlstate = getattr(exc, "sqlstate", None) or "unknown"
-        # Not chained: the exception holds the statement, which may hold a password.
+        # Not chained: the exception contains the statement, which may contain a
+        # password.
         raise RotationError(
             f"The database could not {action}: {_server_reason(exc)} "
             f"(SQLSTATE {sqlstate}).",

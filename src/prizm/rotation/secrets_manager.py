@@ -1,8 +1,8 @@
 """The Secrets Manager calls of a rotation, over one boto3 client.
 
-Every read names its stage, and its version ID where one is known: moto 5.2 answers a
-read without a stage with the version it last created as current, even after
-``UpdateSecretVersionStage`` moved ``AWSCURRENT`` elsewhere, where AWS answers with
+Every read names its stage, and its version ID where one is known. For a read
+without a stage, moto 5.2 returns the version it last created as current, even after
+``UpdateSecretVersionStage`` moved ``AWSCURRENT`` elsewhere, where AWS returns
 ``AWSCURRENT``.
 
 Errors are mapped by ``prizm.providers.aws.errors``. The permissions each call needs
@@ -45,7 +45,7 @@ ContextFactory = Callable[[str, str], AwsErrorContext]
 
 @dataclass(frozen=True)
 class SecretDescription:
-    """What DescribeSecret returns that a rotation needs. Never a value."""
+    """Fields of DescribeSecret that a rotation needs, never a value."""
 
     arn: str
     name: str

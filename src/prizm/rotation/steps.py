@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 
 class Strategy(enum.StrEnum):
-    """How the database password changes; see the module docstring."""
+    """Rotation strategy. The module docstring describes both."""
 
     SINGLE_USER = "single-user"
     ALTERNATING_USERS = "alternating-users"
@@ -63,7 +63,7 @@ class Strategy(enum.StrEnum):
 
 @dataclass(frozen=True)
 class MasterSecret:
-    """Where the alternating-users strategy reads the master user's credentials."""
+    """Location of the master user's secret, for the alternating-users strategy."""
 
     secrets: SecretsManager
     secret_id: str
@@ -87,7 +87,7 @@ class Rotation:
 
 @dataclass(frozen=True)
 class StepResult:
-    """What one step did. ``changed`` is False when the step found its work done."""
+    """Outcome of one step. ``changed`` is False when the step found its work done."""
 
     step: str
     changed: bool
@@ -208,8 +208,8 @@ def _working_login(rotation: Rotation, current: DatabaseSecret) -> DatabaseSecre
         postgres.check_login(current, timeout=rotation.connect_timeout)
         return current
     except DatabaseLoginFailed as rejected:
-        # DescribeSecret first: for a stage no version has, moto 5.2 answers
-        # GetSecretValue with "secret not found", where AWS says "no value".
+        # DescribeSecret first: for a stage that no version has, moto 5.2 returns
+        # "secret not found" from GetSecretValue, where AWS reports a missing value.
         description = rotation.secrets.describe(rotation.secret_id)
         previous_id = description.version_with(PREVIOUS)
         if previous_id is None:
