@@ -173,7 +173,9 @@ class DatabaseSecret:
         """Return the document of a new version for ``username`` and ``password``."""
         document = {**self.fields, "username": username}
         document["password"] = password.reveal()
-        return SecretValue(json.dumps(document))
+        # Not registered whole: ``password`` is registered already, which masks it
+        # inside the document as well.
+        return SecretValue(json.dumps(document), register=False)
 
 
 def _invalid(message: str) -> InvalidDatabaseSecret:

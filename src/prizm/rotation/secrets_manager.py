@@ -161,7 +161,10 @@ class SecretsManager:
         return SecretVersion(
             version_id=str(response.get("VersionId") or version_id),
             stages=tuple(response.get("VersionStages") or ()),
-            text=SecretValue(text),
+            # The document is not registered for masking as a whole. Parsing it
+            # registers its password, which is then masked inside the document
+            # too, and every long registered value slows down the masking pattern.
+            text=SecretValue(text, register=False),
         )
 
     def find(
