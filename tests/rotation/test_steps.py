@@ -329,3 +329,25 @@ class TestSecretsManagerErrors:
         scan_error(caught.value)
         assert caught.value.__cause__ is None
         assert caught.value.__suppress_context__ is True
+
+
+class TestMismatchedRotation:
+    def test_strategy_change_rejected(
+        self, aws: AwsFixture, database: DatabaseFixture
+    ) -> None:
+        """A single-user AWSPENDING version cannot finish as alternating-users; the
+        hint says how to start over."""
+        arrange(aws, database, Strategy.ALTERNATING_USERS)
+        token = str(uuid.uuid4())
+        secrets = secrets_manager(aws)
+        run_step(
+            "createSecret", Rotation(secrets, "prizm/db", token, Strategy.SINGLE_USER)
+        )
+        rotation = Rotation(secrets, "prizm/db", token, Strategy.ALTERNATING_USERS)
+
+        error = failed_step("setSecret", rotation)
+
+        assert error.code == "invalid_rotation_request"
+        assert error.hint is not None
+        assert "--remove-from-version-id " + token in error.hint
+        assert current_works(aws, database)

@@ -28,8 +28,7 @@ def set_secret(rotation: Rotation) -> StepResult:
             f"The {PENDING} version names another database server than "
             f"{CURRENT} ({pending.host}:{pending.port}, not "
             f"{current.host}:{current.port}).",
-            hint="A rotation changes the password on the current server only; "
-            "start a new rotation.",
+            hint=_new_rotation_hint(rotation),
         )
     if postgres.can_log_in(pending, timeout=rotation.connect_timeout):
         return StepResult(
@@ -50,8 +49,8 @@ def _set_single_user(
         raise InvalidRotationRequest(
             f"The {PENDING} version is for user '{pending.username}', but the "
             f"single-user strategy rotates '{current.username}'.",
-            hint="Finish this rotation with the alternating-users strategy, or start "
-            "a new one.",
+            hint="Finish this rotation with the alternating-users strategy. "
+            + _new_rotation_hint(rotation),
         )
     login = _working_login(rotation, current)
     with postgres.connect(login, timeout=rotation.connect_timeout) as connection:
@@ -64,11 +63,22 @@ def _set_single_user(
             )
         # The session that changed the password stays logged in, so it can put
         # back the password that worked before.
+        # NOTE: no test reaches this branch, because the test server accepts every
+        # password that ALTER USER sets.
         postgres.set_password(connection, login, login.username, login.password)
     raise RotationError(
         f"The database did not accept the new password of user '{pending.username}' "
         "after the change, so the previous password was set again.",
         hint="Check the server's authentication settings (pg_hba.conf) for the user.",
+    )
+
+
+def _new_rotation_hint(rotation: Rotation) -> str:
+    return (
+        f"To start a new rotation, remove the label {PENDING} from version "
+        f"{rotation.token}: aws secretsmanager update-secret-version-stage "
+        f"--secret-id {rotation.secret_id} --version-stage {PENDING} "
+        f"--remove-from-version-id {rotation.token}"
     )
 
 
@@ -108,7 +118,7 @@ def _set_alternating_users(
         raise InvalidRotationRequest(
             f"The {PENDING} version is for user '{pending.username}', but after "
             f"'{current.username}' the alternating-users strategy sets '{expected}'.",
-            hint="Start a new rotation.",
+            hint=_new_rotation_hint(rotation),
         )
     # The current login must work before the master user acts for this secret, so
     # that a secret pointed at another user or server cannot borrow the master's
