@@ -51,7 +51,16 @@ message ever contains a secret value, a payload or a credential.
     │   ├── ConnectionFailed            connection_failed
     │   ├── AuthenticationFailed        authentication_failed
     │   └── JobFailed                   job_failed
-    └── RunNotFound                     run_not_found
+    ├── RunNotFound                     run_not_found
+    └── RotationError                   rotation_failed
+        ├── InvalidRotationRequest      invalid_rotation_request
+        ├── InvalidDatabaseSecret       invalid_database_secret
+        └── DatabaseLoginFailed         database_login_failed
+
+A ``RotationError`` names the rotation step that failed (``createSecret``,
+``setSecret``, ``testSecret`` or ``finishSecret``) in its message and in ``step``.
+An AWS error during a step keeps its own code (``access_denied``, ``throttled``...)
+and names the step in its message.
 """
 
 from __future__ import annotations
@@ -68,6 +77,7 @@ __all__ = [
     "ConnectorError",
     "ConnectorExists",
     "CredentialsUnreadable",
+    "DatabaseLoginFailed",
     "DecryptionFailed",
     "EmptyValue",
     "EndpointUnreachable",
@@ -75,9 +85,11 @@ __all__ = [
     "IntegrationExists",
     "IntegrationInUse",
     "InvalidCredentials",
+    "InvalidDatabaseSecret",
     "InvalidField",
     "InvalidIntegration",
     "InvalidReference",
+    "InvalidRotationRequest",
     "JobFailed",
     "KeyNotFound",
     "KmsAccessDenied",
@@ -87,6 +99,7 @@ __all__ = [
     "PrizmError",
     "ReferenceNotAllowed",
     "RequestTimeout",
+    "RotationError",
     "RunNotFound",
     "SecretDeleted",
     "SecretDisabled",
@@ -485,6 +498,62 @@ class RunNotFound(PrizmError):
 
     code = "run_not_found"
     http_status = 404
+
+
+class RotationError(PrizmError):
+    """Raised when a step of a database secret rotation fails.
+
+    ``step`` is the Secrets Manager step name, or None when the failure came before
+    any step ran.
+    """
+
+    code = "rotation_failed"
+    http_status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        hint: str | None = None,
+        reference: str | None = None,
+        integration: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        self.step = step
+        super().__init__(
+            message,
+            hint=hint,
+            reference=reference,
+            integration=integration,
+            location=location,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.step is not None:
+            data["step"] = self.step
+        return data
+
+
+class InvalidRotationRequest(RotationError):
+    """Raised when a rotation event, option or setting is invalid for the secret."""
+
+    code = "invalid_rotation_request"
+    http_status = 422
+
+
+class InvalidDatabaseSecret(RotationError):
+    """Raised when a secret is not the JSON document of database credentials."""
+
+    code = "invalid_database_secret"
+    http_status = 422
+
+
+class DatabaseLoginFailed(RotationError):
+    """Raised when the database rejects the user name and password of a secret."""
+
+    code = "database_login_failed"
 
 
 def _collect_codes() -> dict[str, type[PrizmError]]:

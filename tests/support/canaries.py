@@ -27,6 +27,9 @@ class Canaries:
     def __init__(self) -> None:
         self.values: list[str] = []
         self.cores: list[str] = []
+        self._forms: set[str] = set()
+        self._values_seen = 0
+        self._cores_seen = 0
 
     def make(self, label: str = "value") -> str:
         """Return a new canary such as ``cnry1a2b3c4d5e6f-password@:/#%?&=+ é'x``."""
@@ -43,12 +46,24 @@ class Canaries:
         self.cores.append(core)
         return f"{core}{label}"
 
+    def watch(self, value: str) -> None:
+        """Scan for ``value`` too, such as a password that the code under test made."""
+        self.values.append(value)
+
     def forms(self) -> set[str]:
-        """Every string whose presence in output counts as a leak."""
-        found: set[str] = set(self.cores)
-        for value in self.values:
-            found |= {form for form in redaction.variants(value) if len(form) >= 8}
-        return found
+        """Every string whose presence in output counts as a leak.
+
+        The forms of each value are computed once, when the first scan after it
+        was added runs, because the leak scan calls this once per log record.
+        """
+        self._forms.update(self.cores[self._cores_seen :])
+        self._cores_seen = len(self.cores)
+        for value in self.values[self._values_seen :]:
+            self._forms |= {
+                form for form in redaction.variants(value) if len(form) >= 8
+            }
+        self._values_seen = len(self.values)
+        return self._forms
 
     def scan(self, text: str | bytes, where: str) -> None:
         """Raise ``LeakFound`` naming ``where`` if any canary form is in ``text``."""

@@ -25,6 +25,7 @@ from prizm.cli import (
     integration_azure,
     integration_hashicorp,
     keys,
+    rotate,
     runs,
     secret,
 )
@@ -54,6 +55,7 @@ app.command(
     "exec",
     context_settings={"allow_interspersed_args": False},
 )(envfile.exec_command)
+app.command("rotate")(rotate.rotate)
 
 # Imported for their commands, which register on the integration groups.
 _ = (integration_aws, integration_azure, integration_hashicorp)
