@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from prizm import audit
+from prizm import audit, redaction
 from prizm.errors import (
     IntegrationExists,
     IntegrationInUse,
@@ -231,6 +231,7 @@ class IntegrationService:
             merged[field] = value
         settings = self.validate(kind, merged)
         plain, secret = self._split(kind, settings)
+        self._check_destination(record, kind, plain, changes)
         updated = self.store.integrations.update(name, plain, secret)
         self.forget_provider(name)
         changed = sorted(field for field, value in changes.items() if value is not None)
@@ -244,6 +245,31 @@ class IntegrationService:
         )
         log.info("integration updated name=%s type=%s", name, kind.type_name)
         return updated
+
+    def _check_destination(
+        self,
+        record: IntegrationRecord,
+        kind: ProviderType,
+        plain: Mapping[str, Any],
+        changes: Mapping[str, Any],
+    ) -> None:
+        """Reject moving stored credentials to a new destination without re-entry."""
+        moved = [
+            field
+            for field in kind.destination_fields
+            if plain.get(field) != record.settings.get(field)
+        ]
+        supplied = any(changes.get(field) for field in kind.credential_fields)
+        if not moved or not record.credential_fields or supplied:
+            return
+        raise InvalidIntegration(
+            f"Changing {', '.join(moved)} of integration '{record.name}' would send "
+            "its stored credentials to a new destination, so they must be entered "
+            "again with the change.",
+            hint=f"Repeat the update with the credential options of {kind.type_name} "
+            f"(see prizm integration update {kind.type_name} --help).",
+            integration=record.name,
+        )
 
     def check_name(self, name: str) -> None:
         if not INTEGRATION_NAME.fullmatch(name):
@@ -289,7 +315,12 @@ class IntegrationService:
         """Return the validated settings of ``record``, credentials decrypted."""
         kind = provider_type(record.type)
         values: dict[str, Any] = dict(record.settings)
-        values.update(self.store.integrations.credentials(record))
+        credentials = self.store.integrations.credentials(record)
+        for value in credentials.values():
+            # Credentials are masked like resolved values: SDK debug logs and
+            # driver errors may show them.
+            redaction.register(value)
+        values.update(credentials)
         return self.validate(kind, values)
 
     def provider(self, name: str) -> Provider:

@@ -28,12 +28,14 @@ __all__ = [
     "protect_sdk_loggers",
 ]
 
-SDK_PAYLOAD_LOGGERS = ("botocore.endpoint", "botocore.parsers")
+SDK_PAYLOAD_LOGGERS = ("botocore.endpoint", "botocore.parsers", "botocore.auth")
 """SDK loggers whose DEBUG records print whole request or response bodies.
 
 botocore 1.44 logs "Making request ... with params" (PutSecretValue's SecretString)
 and "Response body" (GetSecretValue's SecretString) before Prizm has seen, let alone
 registered, the value, so masking cannot work there and the payload is dropped.
+"Sending http request" and botocore.auth's canonical request show the request
+headers, which carry a session token.
 """
 
 _STANDARD_ATTRIBUTES = frozenset(
@@ -74,7 +76,9 @@ class PayloadFilter(logging.Filter):
             return True
         record._prizm_payload_checked = True
         lowered = template.lower()
-        if "body" in lowered or "params" in lowered:
+        if record.name == "botocore.auth" or any(
+            word in lowered for word in ("body", "params", "request")
+        ):
             # Only the template's text before its first placeholder is kept, so no
             # argument (the payload) can reach a handler.
             head = template.split("%", 1)[0].split("\n", 1)[0].rstrip(" :")

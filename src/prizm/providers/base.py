@@ -188,6 +188,13 @@ class ProviderType(Protocol):
     credential_fields: tuple[str, ...]
     """Settings that are credentials: sealed in the store, never shown."""
 
+    destination_fields: tuple[str, ...]
+    """Settings that decide where credentials are sent (addresses, TLS checks).
+
+    Changing one of them requires entering the credentials again, so that a person
+    who may edit settings cannot redirect stored credentials to a server of theirs.
+    """
+
     def create(self, name: str, settings: BaseModel) -> Provider:
         """Return a provider for the integration ``name``."""
         ...

@@ -23,6 +23,12 @@ class AwsProviderType:
     default_name: str = "aws"
     settings_model: type[BaseModel] = AwsSettings
     credential_fields: tuple[str, ...] = ("secret_access_key", "session_token")
+    destination_fields: tuple[str, ...] = (
+        "endpoint_url",
+        "sts_endpoint_url",
+        "kms_endpoint_url",
+        "allow_http",
+    )
 
     def create(self, name: str, settings: BaseModel) -> AwsProvider:
         assert isinstance(settings, AwsSettings)

@@ -16,6 +16,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials
 
+from prizm import redaction
 from prizm.logging import protect_sdk_loggers
 from prizm.providers.aws.settings import AwsSettings
 
@@ -99,6 +100,8 @@ class AwsClients:
             parameters["ExternalId"] = self.settings.external_id
         response = sts.assume_role(**parameters)
         credentials = response["Credentials"]
+        redaction.register(credentials["SecretAccessKey"])
+        redaction.register(credentials["SessionToken"])
         expiration = credentials["Expiration"]
         if isinstance(expiration, datetime):
             expiration = expiration.astimezone(UTC).isoformat()

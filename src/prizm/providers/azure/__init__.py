@@ -23,6 +23,7 @@ class AzureProviderType:
     default_name: str = "azure"
     settings_model: type[BaseModel] = AzureSettings
     credential_fields: tuple[str, ...] = ("client_secret", "certificate_password")
+    destination_fields: tuple[str, ...] = ("vault_url", "authority_host", "ca_bundle")
 
     def create(self, name: str, settings: BaseModel) -> AzureProvider:
         assert isinstance(settings, AzureSettings)

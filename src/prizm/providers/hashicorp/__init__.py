@@ -28,6 +28,12 @@ class HashicorpProviderType:
     default_name: str = "hashicorp"
     settings_model: type[BaseModel] = HashicorpSettings
     credential_fields: tuple[str, ...] = ("token", "secret_id", "password")
+    destination_fields: tuple[str, ...] = (
+        "address",
+        "allow_http",
+        "tls_skip_verify",
+        "ca_cert",
+    )
 
     def create(self, name: str, settings: BaseModel) -> HashicorpProvider:
         assert isinstance(settings, HashicorpSettings)
