@@ -50,8 +50,11 @@ message ever contains a secret value, a payload or a credential.
     │   ├── InvalidField                invalid_field
     │   ├── ConnectionFailed            connection_failed
     │   ├── AuthenticationFailed        authentication_failed
-    │   └── JobFailed                   job_failed
-    └── RunNotFound                     run_not_found
+    │   ├── JobFailed                   job_failed
+    │   └── InvalidSchedule             invalid_schedule
+    ├── RunNotFound                     run_not_found
+    ├── WorkerLost                      worker_lost
+    └── BrokerUnavailable               broker_unavailable
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ __all__ = [
     "AccessProblem",
     "AuthenticationFailed",
     "BinaryNotText",
+    "BrokerUnavailable",
     "ConnectionFailed",
     "ConnectorError",
     "ConnectorExists",
@@ -78,6 +82,7 @@ __all__ = [
     "InvalidField",
     "InvalidIntegration",
     "InvalidReference",
+    "InvalidSchedule",
     "JobFailed",
     "KeyNotFound",
     "KmsAccessDenied",
@@ -107,6 +112,7 @@ __all__ = [
     "ValueTooLarge",
     "VaultSealed",
     "VersionNotFound",
+    "WorkerLost",
 ]
 
 
@@ -480,11 +486,31 @@ class JobFailed(ConnectorError):
     http_status = 502
 
 
+class InvalidSchedule(ConnectorError):
+    """Raised when a cron expression or its time zone is invalid."""
+
+    code = "invalid_schedule"
+
+
 class RunNotFound(PrizmError):
     """Raised when no run has the given id."""
 
     code = "run_not_found"
     http_status = 404
+
+
+class WorkerLost(PrizmError):
+    """Raised when the worker running a queued run stopped before it finished."""
+
+    code = "worker_lost"
+    http_status = 503
+
+
+class BrokerUnavailable(PrizmError):
+    """Raised when a run cannot be sent to the message broker."""
+
+    code = "broker_unavailable"
+    http_status = 503
 
 
 def _collect_codes() -> dict[str, type[PrizmError]]:

@@ -28,7 +28,7 @@ from prizm.references import is_reference
 from prizm.resolver import Resolution, Resolver
 from prizm.secrets import ResolvedValue, SecretValue
 from prizm.store.connectors import ConnectorRecord
-from prizm.store.runs import FieldUse, RunRecord
+from prizm.store.runs import FieldUse, RunOwner, RunRecord
 from prizm.store.store import Store
 
 __all__ = ["JobService"]
@@ -60,23 +60,31 @@ class JobService:
         return self.execute(run_id, connector, progress or _ignore_progress)
 
     def execute(
-        self, run_id: int, connector: ConnectorRecord, progress: ProgressCallback
+        self,
+        run_id: int,
+        connector: ConnectorRecord,
+        progress: ProgressCallback,
+        owner: RunOwner | None = None,
     ) -> RunRecord:
-        """Execute a created run; every failure ends up on the run record."""
+        """Execute a created run; every failure ends up on the run record.
+
+        A worker passes the ``owner`` of its claim, so nothing is recorded once
+        another worker has taken the run over.
+        """
         log.info("run started run_id=%s connector=%s", run_id, connector.name)
         started = time.perf_counter()
         stats: dict[str, Any] = {}
         try:
-            result = self._execute(run_id, connector, progress, stats)
+            result = self._execute(run_id, connector, progress, stats, owner)
         except PrizmError as error:
-            self._fail(run_id, error, stats, started)
+            self._fail(run_id, error, stats, started, owner)
         except Exception as exc:  # noqa: BLE001 - a connector bug must still end the run
             unexpected = JobFailed(
                 f"The {connector.type} job failed with an unexpected "
                 f"{exc.__class__.__name__}: {scrub(str(exc))}",
                 hint="Retry; if it persists, report it with the Prizm version.",
             )
-            self._fail(run_id, unexpected, stats, started)
+            self._fail(run_id, unexpected, stats, started, owner)
         else:
             stats["seconds"] = round(time.perf_counter() - started, 6)
             self.store.runs.finish(
@@ -84,12 +92,18 @@ class JobService:
                 status="succeeded",
                 result={"summary": result.summary, **result.data},
                 stats=stats,
+                owner=owner,
             )
             log.info("run succeeded run_id=%s connector=%s", run_id, connector.name)
         return self.store.runs.get(run_id)
 
     def _fail(
-        self, run_id: int, error: PrizmError, stats: dict[str, Any], started: float
+        self,
+        run_id: int,
+        error: PrizmError,
+        stats: dict[str, Any],
+        started: float,
+        owner: RunOwner | None,
     ) -> None:
         stats["seconds"] = round(time.perf_counter() - started, 6)
         self.store.runs.finish(
@@ -98,6 +112,7 @@ class JobService:
             error_code=error.code,
             error_message=scrub(error.text),
             stats=stats,
+            owner=owner,
         )
         log.info("run failed run_id=%s code=%s", run_id, error.code)
 
@@ -121,6 +136,7 @@ class JobService:
         connector: ConnectorRecord,
         progress: ProgressCallback,
         stats: dict[str, Any],
+        owner: RunOwner | None,
     ) -> JobResult:
         kind = connector_type(connector.type)
         references = {
@@ -136,7 +152,7 @@ class JobService:
 
         progress(f"resolving {len(references)} references", None)
         first = self._resolve(references, 1, stats)
-        self.store.runs.record_fields(run_id, first.uses)
+        self.store.runs.record_fields(run_id, first.uses, owner)
         if not first.resolution.ok:
             raise _resolution_error(first.resolution)
 
@@ -153,7 +169,7 @@ class JobService:
             progress("authentication failed, re-reading secrets", None)
             second = self._resolve(references, 2, stats)
             if not second.resolution.ok:
-                self.store.runs.record_fields(run_id, second.uses)
+                self.store.runs.record_fields(run_id, second.uses, owner)
                 raise _resolution_error(second.resolution) from None
             if not _versions_changed(first.uses, second.uses):
                 raise failure.reworded(
@@ -161,7 +177,7 @@ class JobService:
                     "they were read, so the stored secret no longer matches the "
                     "system."
                 ) from None
-            self.store.runs.record_fields(run_id, second.uses)
+            self.store.runs.record_fields(run_id, second.uses, owner)
             log.info("secrets changed, retrying once run_id=%s", run_id)
             progress("secrets rotated, reconnecting once", None)
             return kind.run(_values(literals, second.resolution), progress)

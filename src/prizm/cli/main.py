@@ -23,6 +23,7 @@ from prizm.cli import (
     integration_hashicorp,
     runs,
     secret,
+    worker,
 )
 from prizm.cli.output import print_error, state
 from prizm.errors import PrizmError, UsageError
@@ -43,6 +44,8 @@ app.add_typer(secret.app, name="secret")
 app.add_typer(connector.app, name="connector")
 app.command("run")(runs.run_command)
 app.command("runs")(runs.runs_command)
+app.command("worker")(worker.worker_command)
+app.command("scheduler")(worker.scheduler_command)
 
 # Imported for their commands, which register on the integration groups.
 _ = (integration_aws, integration_azure, integration_hashicorp)

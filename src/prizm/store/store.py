@@ -14,6 +14,7 @@ from prizm.store.crypto import MasterKey, load_master_key
 from prizm.store.database import create_store_engine, migrate
 from prizm.store.integrations import IntegrationRepository
 from prizm.store.runs import RunRepository
+from prizm.store.schedules import ScheduleRepository
 
 __all__ = ["Store", "open_store"]
 
@@ -47,6 +48,10 @@ class Store:
     @cached_property
     def runs(self) -> RunRepository:
         return RunRepository(self)
+
+    @cached_property
+    def schedules(self) -> ScheduleRepository:
+        return ScheduleRepository(self)
 
     def close(self) -> None:
         self.engine.dispose()
