@@ -1,8 +1,8 @@
 """Benchmark: job runs per minute through the queue, with one and with four workers.
 
-Local servers stand in for the fleet's services: PostgreSQL holds the Prizm store
-and the database each job scans, Redis is the broker, and moto's Secrets Manager
-holds the login, behind a loopback proxy that counts API calls and adds a fixed
+Local servers stand in for the fleet's services. PostgreSQL serves the Prizm store
+and the database each job scans, and Redis is the broker. moto's Secrets Manager
+stores the login, behind a loopback proxy that counts API calls and adds a fixed
 delay to each (one network round trip). Each worker is a ``prizm worker`` process
 with a concurrency of 1. For each fleet size, the benchmark queues a batch of runs
 and measures the time from the first enqueue until the last run is recorded. A

@@ -119,7 +119,7 @@ def _check_expression(expression: str) -> str:
 
 
 def parse_schedule(expression: str, timezone: str = DEFAULT_TIMEZONE) -> CronSchedule:
-    """Validate a cron expression and a time zone; raise ``InvalidSchedule``."""
+    """Validate a cron expression and a time zone, or raise ``InvalidSchedule``."""
     schedule = CronSchedule(_check_expression(expression), _check_timezone(timezone))
     try:
         schedule.next_after(utcnow())
@@ -137,7 +137,7 @@ def next_slot(record: ScheduleRecord, after: datetime) -> datetime:
 
 
 def schedule_to_dict(record: ScheduleRecord | None) -> dict[str, Any] | None:
-    """Render a schedule for JSON output: expression, zone and next run in UTC."""
+    """Render a schedule for JSON: expression, zone, next run in UTC and local."""
     if record is None:
         return None
     local = record.next_run_at.astimezone(_zone(record.timezone))
@@ -177,7 +177,7 @@ class ScheduleService:
         return record
 
     def clear(self, name: str) -> bool:
-        """Remove the schedule of connector ``name``; return whether it had one."""
+        """Remove the schedule of connector ``name``, and return whether it had one."""
         removed = self.store.schedules.clear(self.store.connectors.get(name))
         log.info("schedule removed connector=%s had_schedule=%s", name, removed)
         return removed
@@ -190,5 +190,5 @@ class ScheduleService:
         return {record.connector: record for record in self.store.schedules.all()}
 
     def enqueue_due(self, limit: int = 100) -> list[int]:
-        """Insert a queued run for every due schedule; return the new run ids."""
+        """Insert a queued run for every due schedule, and return the new run ids."""
         return self.store.schedules.enqueue_due(next_slot, limit)

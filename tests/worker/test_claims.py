@@ -64,7 +64,7 @@ class TestClaim:
         assert isinstance(first, Claimed)
         assert first.owner == RunOwner("w1:1", 1)
         assert first.connector == "analytics"
-        assert second == NotClaimed(run_id, "held")
+        assert second == NotClaimed(run_id, "claimed")
         record = store.runs.get(run_id)
         assert record.status == "running"
         assert record.worker == "w1:1"

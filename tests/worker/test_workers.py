@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -88,6 +91,23 @@ def finished_after_tick(run_id: int) -> bool:
     """Run one scheduler tick, then return whether the run has finished."""
     scheduler_tick()
     return open_store().runs.get(run_id).status in FINISHED
+
+
+def active_tasks(node: str) -> list[dict[str, Any]]:
+    """Ask a worker for its running tasks with ``celery inspect``, as Flower does."""
+    celery = Path(sys.executable).parent / "celery"
+    completed = subprocess.run(
+        [
+            *(str(celery), "-A", "prizm.worker.app", "inspect", "active"),
+            *("--json", "--destination", node, "--timeout", "10"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    replies: dict[str, list[dict[str, Any]]] = json.loads(completed.stdout)
+    return replies[node]
 
 
 class CatalogLock:
@@ -273,6 +293,7 @@ class TestLostWorker:
         add_connector(aws, database)
         blocked = self.block_run(fleet, catalog_lock)
         listing = run_cli(["runs", "--status", "running"])
+        [active] = active_tasks("w1@test")
 
         fleet.processes[0].kill()
         assert open_store().runs.get(blocked.id).status == "running"
@@ -288,6 +309,8 @@ class TestLostWorker:
 
         assert "w1@test" in listing.out
         assert "heartbeat" in listing.out
+        assert active["name"] == "prizm.run"
+        assert active["args"] == [blocked.id]
         assert record.status == "succeeded", record.error_message
         assert record.claims == 2
         assert node(record) == "w2"

@@ -64,7 +64,7 @@ def worker_command(
             "--concurrency",
             "-c",
             min=1,
-            help="Runs executed at once by this worker; default: the number of CPUs.",
+            help="Runs executed at once by this worker. Default: the number of CPUs.",
         ),
     ] = None,
     pool: Annotated[
@@ -78,7 +78,7 @@ def worker_command(
         typer.Option(
             "--name",
             "-n",
-            help="Node name, unique in the fleet; %h is replaced by the host name. "
+            help="Node name, unique in the fleet, where %h stands for the host name. "
             "Default: prizm-<pid>@<host>.",
         ),
     ] = None,
@@ -143,7 +143,7 @@ def scheduler_command(
 ) -> None:
     """Queue scheduled runs when they are due, and recover runs of lost workers.
 
-    Several schedulers may run at once; each due run is still queued once.
+    Several schedulers may run at once, and each due run is still queued once.
     """
     from prizm.worker.queue import RunQueue
     from prizm.worker.scheduler import Scheduler

@@ -101,10 +101,10 @@ class ScheduleRow(Base):
 class RunRow(Base):
     """One job run of a connector: status, timings, error and result.
 
-    Runs executed by workers also carry their claim: the worker holding the run,
-    how many times a worker claimed it, and the lease its heartbeats extend. A
-    scheduled run names the cron slot it is for; the unique index on the connector
-    and that slot lets only one run exist per slot, whichever scheduler inserts it.
+    Runs executed by workers also carry their claim: the worker running it, how
+    many times a worker claimed it, and the lease its heartbeats extend. A
+    scheduled run names the cron slot it is for. The unique index on the connector
+    and that slot allows one run per slot, whichever scheduler inserts it.
     """
 
     __tablename__ = "runs"

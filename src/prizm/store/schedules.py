@@ -76,7 +76,7 @@ class ScheduleRepository:
             return _record(row, connector.name)
 
     def clear(self, connector: ConnectorRecord) -> bool:
-        """Remove the schedule of ``connector``; return whether it had one."""
+        """Remove the schedule of ``connector``, and return whether it had one."""
         with session_scope(self._store.sessions) as session:
             row = session.get(ScheduleRow, connector.id)
             if row is None:
@@ -100,7 +100,7 @@ class ScheduleRepository:
             return [_record(row, name) for row, name in rows]
 
     def enqueue_due(self, next_slot: NextSlot, limit: int = 100) -> list[int]:
-        """Insert a queued run for each schedule that is due; return the run ids.
+        """Insert a queued run for each due schedule, and return the run ids.
 
         Each due schedule row is locked with ``FOR UPDATE SKIP LOCKED`` and moved
         to its next slot in the same transaction as the run's insert, so

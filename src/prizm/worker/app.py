@@ -1,15 +1,16 @@
 """The Celery application of Prizm's workers, and its settings.
 
 ``celery -A prizm.worker.app`` finds ``app`` here, so Celery's own tools work on
-the fleet, Flower among them. The broker is ``PRIZM_BROKER_URL``: Redis by default,
-and any broker Celery supports (RabbitMQ as ``amqp://...``) works the same way,
+the fleet, Flower among them. The broker is ``PRIZM_BROKER_URL``, Redis by default.
+Celery's other brokers, RabbitMQ among them (``amqp://...``), take the same path,
 because Prizm relies only on Celery's delivery settings below.
+NOTE: only Redis is tested; ``broker_transport_options`` are Redis settings.
 
 Delivery: a message is acknowledged only after its run finished
-(``task_acks_late``), a message whose worker process died is given back to the
-broker (``task_reject_on_worker_lost``), and each worker process reserves one
-message at a time (``worker_prefetch_multiplier=1``), so a slow run holds no
-other run back. Results are not stored in the broker: the store has them.
+(``task_acks_late``), and a message whose worker process died is given back to the
+broker (``task_reject_on_worker_lost``). Each worker process reserves one message
+at a time (``worker_prefetch_multiplier=1``), so a slow run delays no other run.
+Results are not stored in the broker, because the store records every run.
 """
 
 from __future__ import annotations

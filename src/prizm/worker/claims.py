@@ -7,8 +7,8 @@ them) and a lease. While the job runs, heartbeats extend the lease. Every write
 the job makes names the claim (``RunOwner``), so only the current claim records
 anything. When the lease has expired, the worker was lost: the run goes back to
 ``queued``, or fails with ``worker_lost`` once it has been claimed
-``max_claims`` times. A message for a run that is finished, or held by a live
-claim, changes nothing.
+``max_claims`` times. A message for a run that is finished, or that another
+live claim runs, changes nothing.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ class Claimed:
 
 @dataclass(frozen=True)
 class NotClaimed:
-    """Why a run was not claimed: ``missing``, ``held``, ``worker_lost`` or the
-    run's finished status."""
+    """The reason a run was not claimed: ``missing``, ``claimed`` (by another live
+    claim), ``worker_lost``, or the run's finished status."""
 
     run_id: int
     reason: str
@@ -90,12 +90,12 @@ class ClaimRepository:
                 )
                 self._forget_claim(session, row)
             elif row.status != "queued":
-                held = row.status == "running"
-                return NotClaimed(run_id, "held" if held else row.status)
+                claimed = row.status == "running"
+                return NotClaimed(run_id, "claimed" if claimed else row.status)
             return self._take(row, worker, now)
 
     def heartbeat(self, run_id: int, owner: RunOwner) -> bool:
-        """Extend the lease of ``owner``'s claim; return False if it lost the run."""
+        """Extend the lease of ``owner``'s claim, or return False if it was lost."""
         with session_scope(self._store.sessions) as session:
             now = database_now(session)
             result = cast(

@@ -83,10 +83,10 @@ class Heartbeat:
 def execute_queued_run(
     store: Store, run_id: int, worker: str, settings: WorkerSettings
 ) -> str:
-    """Claim and execute run ``run_id``; return its status, or why it was skipped.
+    """Claim and execute run ``run_id``, and return its status or skip reason.
 
-    Raises the store's errors when the store cannot be reached; the run then
-    stays claimed until its lease expires and it is queued again.
+    Raises the store's errors when the store cannot be reached. The run then stays
+    claimed until its lease expires, and a scheduler queues it again.
     """
     claims = ClaimRepository(store, settings)
     claim = claims.claim(run_id, worker)

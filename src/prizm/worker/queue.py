@@ -45,7 +45,7 @@ class Publisher(Protocol):
     """Sends a run's id to the workers. Implement it to use another transport."""
 
     def publish(self, run_id: int) -> None:
-        """Send one message naming ``run_id``; raise ``BrokerUnavailable``."""
+        """Send one message naming ``run_id``, or raise ``BrokerUnavailable``."""
         ...
 
 
@@ -117,7 +117,7 @@ class RunQueue:
         return self.store.runs.get(run_id)
 
     def dispatch(self, run_ids: Sequence[int]) -> list[int]:
-        """Send each run to the workers; return the ids the broker took.
+        """Send each run to the workers, and return the ids the broker took.
 
         A run the broker did not take stays queued, not dispatched, for
         ``dispatch_pending`` to send later.
@@ -139,7 +139,7 @@ class RunQueue:
         redispatch_after: float | None = None,
         limit: int = 500,
     ) -> list[int]:
-        """Send queued runs that were never dispatched; return the ids sent.
+        """Send queued runs that were never dispatched, and return the ids sent.
 
         A run counts when it was queued more than ``grace_seconds`` ago and never
         dispatched, or, with ``redispatch_after``, dispatched longer ago than that

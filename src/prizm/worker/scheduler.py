@@ -1,10 +1,11 @@
 """The scheduler: queue due scheduled runs and recover runs of lost workers.
 
-Each tick does three things, each safe to run in several schedulers at once:
-insert a queued run for every due schedule (``ScheduleRepository.enqueue_due``),
-queue again or fail the runs whose lease expired (``ClaimRepository``), and send
-every queued run that was never dispatched. Several schedulers may run for
-availability; the store decides which one handles each row, not timing.
+Each tick does three things, and each is safe in several schedulers at once. It
+inserts a queued run for every due schedule (``ScheduleRepository.enqueue_due``).
+It queues again, or fails, the runs whose lease expired (``ClaimRepository``). It
+sends every queued run that was never dispatched. Several schedulers may run for
+availability, because row locks in the store decide which one handles each row,
+not timing.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TickReport:
-    """What one tick did, by run id."""
+    """The run ids one tick scheduled, queued again, failed and dispatched."""
 
     scheduled: list[int] = field(default_factory=list)
     requeued: list[int] = field(default_factory=list)
@@ -65,7 +66,7 @@ class Scheduler:
         self.claims = ClaimRepository(store, settings)
 
     def tick(self) -> TickReport:
-        """Run one tick; raise the store's or the broker's errors."""
+        """Run one tick. Errors of the store and the broker are raised."""
         report = TickReport()
         report.scheduled = self.schedules.enqueue_due()
         recovered = self.claims.recover_expired()

@@ -25,7 +25,7 @@ MAX_RETRY_DELAY = 60
 
 @shared_task(bind=True, name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)
 def run_task(self: Task[Any, Any], run_id: int) -> str:
-    """Execute run ``run_id``; retry later if the store cannot be reached."""
+    """Execute run ``run_id``, and retry later if the store cannot be reached."""
     worker = f"{self.request.hostname}:{os.getpid()}"
     try:
         return execute_queued_run(
