@@ -317,7 +317,8 @@ a loopback proxy that adds {result["delay_ms"]:.0f} ms to every request, then lo
 in to PostgreSQL and scan its catalog (2 schemas, 2 tables). Each worker is a
 `prizm worker --concurrency 1` process; the store is PostgreSQL and the broker
 Redis, all on this machine. Runs per minute count from the first enqueue until the
-last run is recorded; API calls are counted at the proxy.
+last run is recorded; API calls are counted at the proxy. Each row is one batch,
+not a median, so a repeat gives somewhat different numbers.
 
 | fleet | runs | seconds | runs per minute | API calls per run | failed | claimed >1 |
 |---|---|---|---|---|---|---|
@@ -345,7 +346,7 @@ def write_docs(section: str) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=120, help="Runs per fleet size.")
+    parser.add_argument("--runs", type=int, default=200, help="Runs per fleet size.")
     parser.add_argument(
         "--delay-ms", type=float, default=20.0, help="Delay the proxy adds per call."
     )

@@ -210,10 +210,12 @@ class Fleet:
         concurrency: int = 1,
         env: dict[str, str] | None = None,
         wait: bool = True,
+        pool: str = "prefork",
     ) -> ServiceProcess:
         """Start ``prizm worker`` with node name ``name@test``."""
         node = f"{name}@test"
         args = ["worker", "--concurrency", str(concurrency), "--name", node]
+        args += ["--pool", pool]
         service = self._start(node, args, env)
         if wait:
             service.wait_ready()

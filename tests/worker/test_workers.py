@@ -20,11 +20,12 @@ import pytest
 
 from devtools.servers import free_port
 from prizm.connector_service import ConnectorService
+from prizm.integrations import IntegrationService
 from prizm.store import open_store
 from prizm.store.runs import RunRecord
 from prizm.worker.queue import RunQueue
 from tests.support.canaries import Canaries
-from tests.support.fixtures import AwsFixture, run_cli
+from tests.support.fixtures import ACCESS_KEY_ID, AwsFixture, run_cli
 from tests.support.postgres import Database, StoreDatabase
 from tests.support.workers import Broker, Fleet, message_body, wait_for
 
@@ -32,9 +33,28 @@ SECRET = "prizm/analytics"
 FINISHED = ("succeeded", "failed")
 
 
-def add_connector(aws: AwsFixture, database: Database) -> str:
-    """Store the database's login in moto and add a connector; return the version."""
-    aws.add_integration()
+def add_connector(
+    aws: AwsFixture, database: Database, secret_access_key: str | None = None
+) -> str:
+    """Store the database's login in moto and add a connector; return the version.
+
+    With ``secret_access_key``, the integration is added with that key (moto
+    accepts any), so a canary can stand for the integration's credential.
+    """
+    if secret_access_key is None:
+        aws.add_integration()
+    else:
+        IntegrationService(open_store()).add(
+            "aws",
+            "aws",
+            {
+                "region": aws.region,
+                "auth": "access-keys",
+                "access_key_id": ACCESS_KEY_ID,
+                "secret_access_key": secret_access_key,
+                "endpoint_url": aws.endpoint,
+            },
+        )
     created = aws.create_secret(SECRET, json.dumps(database.secret_json()))
     ConnectorService(open_store()).add(
         "postgres",
@@ -160,7 +180,7 @@ class TestFleet:
     ) -> None:
         version = add_connector(aws, database)
         fleet.worker("w1", concurrency=2)
-        fleet.worker("w2", concurrency=2)
+        fleet.worker("w2", concurrency=2, pool="threads")  # both pools are supported
 
         run_ids = enqueue(50)
         records = wait_finished(run_ids)
@@ -219,7 +239,7 @@ class TestMessages:
         fleet: Fleet,
         canaries: Canaries,
     ) -> None:
-        add_connector(aws, database)
+        add_connector(aws, database, canaries.make_plain("secret-access-key"))
         rotate(aws, database, canaries.make("queued-password"))
 
         queued = []

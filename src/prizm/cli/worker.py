@@ -70,7 +70,9 @@ def worker_command(
     pool: Annotated[
         Pool,
         typer.Option(
-            "--pool", help="Run jobs in child processes (prefork) or in threads."
+            "--pool",
+            help="Run jobs in child processes (prefork), in threads, or one at a "
+            "time in the worker process itself (solo).",
         ),
     ] = Pool.prefork,
     name: Annotated[
