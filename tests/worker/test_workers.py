@@ -23,7 +23,9 @@ from prizm.connector_service import ConnectorService
 from prizm.integrations import IntegrationService
 from prizm.store import open_store
 from prizm.store.runs import RunRecord
-from prizm.worker.queue import RunQueue
+from prizm.store.store import reset_stores
+from prizm.worker.app import celery_app
+from prizm.worker.queue import CeleryPublisher, RunQueue
 from tests.support.canaries import Canaries
 from tests.support.fixtures import ACCESS_KEY_ID, AwsFixture, run_cli
 from tests.support.postgres import Database, StoreDatabase
@@ -407,3 +409,40 @@ class TestLostWorker:
         assert record.fields == []
         assert "error[worker_lost]" in shown.out
         assert "w1@test" in shown.out
+
+
+class TestStoreOutage:
+    def test_message_waits_for_the_store(
+        self,
+        aws: AwsFixture,
+        database: Database,
+        pg_store: StoreDatabase,
+        broker: Broker,
+        fleet: Fleet,
+    ) -> None:
+        add_connector(aws, database)
+        worker = fleet.worker("w1")
+        store = open_store()
+        run_id = store.runs.create(store.connectors.get("analytics"), "queued")
+        reset_stores()
+        admin = pg_store.server
+        admin.execute(f'alter database "{pg_store.name}" allow_connections false')
+        admin.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity "
+            "where datname = %s and pid <> pg_backend_pid()",
+            (pg_store.name,),
+        )
+
+        publisher = CeleryPublisher(celery_app(), broker.url)
+        publisher.publish(run_id)
+        wait_for(
+            lambda: "store unreachable, retrying" in worker.log(),
+            timeout=60,
+            what="the worker to retry",
+        )
+        admin.execute(f'alter database "{pg_store.name}" allow_connections true')
+        [record] = wait_finished([run_id])
+
+        assert record.status == "succeeded", record.error_message
+        assert record.claims == 1
+        assert node(record) == "w1"
