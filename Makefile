@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit redis-server bench bench-resolution bench-workers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,26 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# The worker tests use Redis as the broker: install Debian's server when missing
+# (the tests start their own on a free loopback port; nothing runs as a service).
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		apt-get update -qq && \
+		apt-get install -y --no-install-recommends redis-server; }
+
+unit: $(STAMP) redis-server
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+# Measurements, not tests: they write docs/benchmarks.md.
+bench: bench-resolution bench-workers
+
+bench-resolution: $(STAMP)
 	$(BIN)/python -m benchmarks.resolution
+
+bench-workers: $(STAMP) redis-server
+	$(BIN)/python -m benchmarks.workers
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

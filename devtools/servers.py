@@ -3,6 +3,8 @@
 * ``MotoServer``: moto's AWS emulator over HTTP, in its own process.
 * ``PostgresServer``: a real PostgreSQL with password (SCRAM) authentication over TCP,
   from Debian's binaries when installed, else from the ``pgserver`` wheel.
+* ``RedisServer``: Debian's ``redis-server``, without persistence, as the broker of
+  Prizm's workers.
 
 Each server binds 127.0.0.1 on a free port and is stopped (process group killed) by
 ``stop()`` or when used as a context manager.
@@ -26,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MotoServer", "PostgresServer", "free_port", "wait_for_port"]
+__all__ = ["MotoServer", "PostgresServer", "RedisServer", "free_port", "wait_for_port"]
 
 HOST = "127.0.0.1"
 
@@ -286,6 +288,66 @@ class PostgresServer:
             self.directory = None
 
     def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RedisServer:
+    """``redis-server`` on a free loopback port, keeping nothing on disk."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.directory: str | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The broker URL, database 0."""
+        return f"redis://{HOST}:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError(
+                "redis-server is not installed; make test installs it with "
+                "apt-get install redis-server"
+            )
+        self.directory = tempfile.mkdtemp(prefix="prizm-redis-")
+        log = open(Path(self.directory) / "redis.log", "ab")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.directory,
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_for_port(self.port, self.process)
+        return self
+
+    def stop(self) -> None:
+        _stop_process(self.process)
+        self.process = None
+        if self.directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

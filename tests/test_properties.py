@@ -31,7 +31,7 @@ OPTION_VALUE = st.text(
     st.characters(blacklist_characters="&#=", blacklist_categories=("Cc", "Cs")),
     min_size=1,
     max_size=20,
-)
+).filter(lambda value: value == value.strip())
 KEY = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30)
 
 

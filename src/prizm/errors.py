@@ -50,8 +50,11 @@ message ever contains a secret value, a payload or a credential.
     │   ├── InvalidField                invalid_field
     │   ├── ConnectionFailed            connection_failed
     │   ├── AuthenticationFailed        authentication_failed
-    │   └── JobFailed                   job_failed
+    │   ├── JobFailed                   job_failed
+    │   └── InvalidSchedule             invalid_schedule
     ├── RunNotFound                     run_not_found
+    ├── WorkerLost                      worker_lost
+    ├── BrokerUnavailable               broker_unavailable
     └── RotationError                   rotation_failed
         ├── InvalidRotationRequest      invalid_rotation_request
         ├── InvalidDatabaseSecret       invalid_database_secret
@@ -73,6 +76,7 @@ __all__ = [
     "AccessProblem",
     "AuthenticationFailed",
     "BinaryNotText",
+    "BrokerUnavailable",
     "ConnectionFailed",
     "ConnectorError",
     "ConnectorExists",
@@ -90,6 +94,7 @@ __all__ = [
     "InvalidIntegration",
     "InvalidReference",
     "InvalidRotationRequest",
+    "InvalidSchedule",
     "JobFailed",
     "KeyNotFound",
     "KmsAccessDenied",
@@ -120,6 +125,7 @@ __all__ = [
     "ValueTooLarge",
     "VaultSealed",
     "VersionNotFound",
+    "WorkerLost",
 ]
 
 
@@ -493,6 +499,12 @@ class JobFailed(ConnectorError):
     http_status = 502
 
 
+class InvalidSchedule(ConnectorError):
+    """Raised when a cron expression or its time zone is invalid."""
+
+    code = "invalid_schedule"
+
+
 class RunNotFound(PrizmError):
     """Raised when no run has the given id."""
 
@@ -554,6 +566,20 @@ class DatabaseLoginFailed(RotationError):
     """Raised when the database rejects the user name and password of a secret."""
 
     code = "database_login_failed"
+
+
+class WorkerLost(PrizmError):
+    """Raised when the worker running a queued run stopped before it finished."""
+
+    code = "worker_lost"
+    http_status = 503
+
+
+class BrokerUnavailable(PrizmError):
+    """Raised when a run cannot be sent to the message broker."""
+
+    code = "broker_unavailable"
+    http_status = 503
 
 
 def _collect_codes() -> dict[str, type[PrizmError]]:

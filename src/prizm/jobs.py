@@ -29,7 +29,7 @@ from prizm.references import is_reference
 from prizm.resolver import Resolution, Resolver
 from prizm.secrets import ResolvedValue, SecretValue
 from prizm.store.connectors import ConnectorRecord
-from prizm.store.runs import FieldUse, RunRecord
+from prizm.store.runs import FieldUse, RunOwner, RunRecord
 from prizm.store.store import Store
 
 __all__ = ["JobService"]
@@ -61,23 +61,31 @@ class JobService:
         return self.execute(run_id, connector, progress or _ignore_progress)
 
     def execute(
-        self, run_id: int, connector: ConnectorRecord, progress: ProgressCallback
+        self,
+        run_id: int,
+        connector: ConnectorRecord,
+        progress: ProgressCallback,
+        owner: RunOwner | None = None,
     ) -> RunRecord:
-        """Execute a created run; every failure ends up on the run record."""
+        """Execute a created run; every failure ends up on the run record.
+
+        A worker passes the ``owner`` of its claim, so nothing is recorded once
+        another worker has taken the run over.
+        """
         log.info("run started run_id=%s connector=%s", run_id, connector.name)
         started = time.perf_counter()
         stats: dict[str, Any] = {}
         try:
-            result = self._execute(run_id, connector, progress, stats)
+            result = self._execute(run_id, connector, progress, stats, owner)
         except PrizmError as error:
-            self._fail(run_id, error, stats, started)
+            self._fail(run_id, error, stats, started, owner)
         except Exception as exc:  # noqa: BLE001 - a connector bug must still end the run
             unexpected = JobFailed(
                 f"The {connector.type} job failed with an unexpected "
                 f"{exc.__class__.__name__}: {scrub(str(exc))}",
                 hint="Retry; if it persists, report it with the Prizm version.",
             )
-            self._fail(run_id, unexpected, stats, started)
+            self._fail(run_id, unexpected, stats, started, owner)
         else:
             stats["seconds"] = round(time.perf_counter() - started, 6)
             self.store.runs.finish(
@@ -85,12 +93,18 @@ class JobService:
                 status="succeeded",
                 result={"summary": result.summary, **result.data},
                 stats=stats,
+                owner=owner,
             )
             log.info("run succeeded run_id=%s connector=%s", run_id, connector.name)
         return self.store.runs.get(run_id)
 
     def _fail(
-        self, run_id: int, error: PrizmError, stats: dict[str, Any], started: float
+        self,
+        run_id: int,
+        error: PrizmError,
+        stats: dict[str, Any],
+        started: float,
+        owner: RunOwner | None,
     ) -> None:
         stats["seconds"] = round(time.perf_counter() - started, 6)
         self.store.runs.finish(
@@ -99,14 +113,23 @@ class JobService:
             error_code=error.code,
             error_message=scrub(error.text),
             stats=stats,
+            owner=owner,
         )
         log.info("run failed run_id=%s code=%s", run_id, error.code)
 
     def _record_uses(
-        self, run_id: int, connector: ConnectorRecord, uses: list[FieldUse]
+        self,
+        run_id: int,
+        connector: ConnectorRecord,
+        uses: list[FieldUse],
+        owner: RunOwner | None,
     ) -> None:
-        """Store the versions the fields used, on the run and in the audit log."""
-        self.store.runs.record_fields(run_id, uses)
+        """Store the versions the fields used, on the run and in the audit log.
+
+        Nothing is recorded when a worker's claim on the run has been lost.
+        """
+        if not self.store.runs.record_fields(run_id, uses, owner):
+            return
         audit.record_many(
             self.store,
             [
@@ -155,6 +178,7 @@ class JobService:
         connector: ConnectorRecord,
         progress: ProgressCallback,
         stats: dict[str, Any],
+        owner: RunOwner | None,
     ) -> JobResult:
         kind = connector_type(connector.type)
         references = {
@@ -170,7 +194,7 @@ class JobService:
 
         progress(f"resolving {len(references)} references", None)
         first = self._resolve(references, 1, stats)
-        self._record_uses(run_id, connector, first.uses)
+        self._record_uses(run_id, connector, first.uses, owner)
         if not first.resolution.ok:
             raise _resolution_error(first.resolution)
 
@@ -187,7 +211,7 @@ class JobService:
             progress("authentication failed, re-reading secrets", None)
             second = self._resolve(references, 2, stats)
             if not second.resolution.ok:
-                self._record_uses(run_id, connector, second.uses)
+                self._record_uses(run_id, connector, second.uses, owner)
                 raise _resolution_error(second.resolution) from None
             if not _versions_changed(first.uses, second.uses):
                 raise failure.reworded(
@@ -195,7 +219,7 @@ class JobService:
                     "they were read, so the stored secret no longer matches the "
                     "system."
                 ) from None
-            self._record_uses(run_id, connector, second.uses)
+            self._record_uses(run_id, connector, second.uses, owner)
             log.info("secrets changed, retrying once run_id=%s", run_id)
             progress("secrets rotated, reconnecting once", None)
             return kind.run(_values(literals, second.resolution), progress)

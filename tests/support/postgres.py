@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from devtools.servers import PostgresServer
+from prizm.store.store import reset_stores
 
-__all__ = ["Database", "database", "postgres"]
+__all__ = ["Database", "StoreDatabase", "database", "pg_store", "postgres"]
 
 SCHEMA = """
 create schema sales;
@@ -115,3 +116,55 @@ def database(postgres: PostgresServer) -> Iterator[Database]:
         connection.execute(
             sql.SQL("drop role if exists {}").format(sql.Identifier(user))
         )
+
+
+@dataclass
+class StoreDatabase:
+    """A database of its own on the test server, holding the Prizm store."""
+
+    server: PostgresServer
+    name: str
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL, as set in ``PRIZM_DATABASE_URL``."""
+        server = self.server
+        return (
+            f"postgresql+psycopg://{server.superuser}:{server.password}"
+            f"@127.0.0.1:{server.port}/{self.name}"
+        )
+
+    def execute(self, sql: str, params: object = None) -> None:
+        """Run one statement in the store's database, as the superuser."""
+        self.server.execute(sql, params, database=self.name)
+
+    def rows_as_text(self) -> str:
+        """Return every row of every table as JSON text, for the leak scan."""
+        lines: list[str] = []
+        with psycopg.connect(self.server.dsn(self.name), autocommit=True) as conn:
+            tables = conn.execute(
+                "select tablename from pg_tables where schemaname = 'public'"
+            ).fetchall()
+            for (table,) in tables:
+                query = psycopg.sql.SQL("select row_to_json(t)::text from {} t")
+                rows = conn.execute(query.format(psycopg.sql.Identifier(table)))
+                lines.extend(str(row[0]) for row in rows)
+        return "\n".join(lines)
+
+
+@pytest.fixture
+def pg_store(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StoreDatabase]:
+    """A fresh PostgreSQL database as the Prizm store, through PRIZM_DATABASE_URL.
+
+    The variable is set in this process's environment, so the Prizm processes a
+    test starts use the same store.
+    """
+    store = StoreDatabase(postgres, f"store_{secrets.token_hex(4)}")
+    postgres.execute(f'create database "{store.name}"')
+    monkeypatch.setenv("PRIZM_DATABASE_URL", store.url)
+    reset_stores()
+    yield store
+    reset_stores()
+    postgres.execute(f'drop database if exists "{store.name}" with (force)')

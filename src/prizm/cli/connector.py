@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
-from prizm.cli.context import connector_service
+from prizm.cli.context import connector_service, schedule_service
 from prizm.cli.integration import JsonOption
 from prizm.cli.output import emit, stdout
 from prizm.connector_service import ConnectorView, parse_field_assignments
-from prizm.errors import PrizmError
+from prizm.errors import PrizmError, UsageError
+from prizm.schedules import DEFAULT_TIMEZONE, schedule_to_dict
+from prizm.store.schedules import ScheduleRecord
 
 __all__ = ["app"]
 
@@ -108,7 +111,16 @@ def list_connectors(json_output: JsonOption = False) -> None:
     """List the connectors."""
     service = connector_service()
     records = service.all()
-    data = [{"name": r.name, "type": r.type, "fields": r.fields} for r in records]
+    schedules = schedule_service().by_connector()
+    data = [
+        {
+            "name": r.name,
+            "type": r.type,
+            "fields": r.fields,
+            "schedule": schedule_to_dict(schedules.get(r.name)),
+        }
+        for r in records
+    ]
 
     def render() -> None:
         if not records:
@@ -117,19 +129,38 @@ def list_connectors(json_output: JsonOption = False) -> None:
             )
             return
         table = Table(box=None, pad_edge=False)
-        for column in ("NAME", "TYPE", "REFERENCES"):
+        for column in ("NAME", "TYPE", "REFERENCES", "SCHEDULE", "NEXT RUN"):
             table.add_column(column)
         for record in records:
             references = sum(
                 1 for v in record.fields.values() if v.startswith("vault://")
             )
-            table.add_row(record.name, record.type, str(references))
+            schedule = schedules.get(record.name)
+            table.add_row(
+                record.name,
+                record.type,
+                str(references),
+                "" if schedule is None else _cron_text(schedule),
+                "" if schedule is None else _next_run_text(schedule),
+            )
         stdout.print(table)
 
     emit(data, render, as_json=json_output)
 
 
-def _print_view(view: ConnectorView) -> None:
+def _cron_text(schedule: ScheduleRecord) -> str:
+    return f"{schedule.cron} ({schedule.timezone})"
+
+
+def _next_run_text(schedule: ScheduleRecord) -> str:
+    local = schedule.next_run_at.astimezone(ZoneInfo(schedule.timezone))
+    text = f"{local:%Y-%m-%d %H:%M %Z}"
+    if schedule.timezone != "UTC":
+        text += f" ({schedule.next_run_at:%H:%M} UTC)"
+    return text
+
+
+def _print_view(view: ConnectorView, schedule: ScheduleRecord | None) -> None:
     record = view.record
     stdout.print(f"{record.name} ({view.kind.display_name})", markup=False)
     secret = {spec.name for spec in view.kind.fields if spec.secret}
@@ -139,6 +170,11 @@ def _print_view(view: ConnectorView) -> None:
             stdout.print(
                 f"  {spec.name}{marker}: {record.fields[spec.name]}", markup=False
             )
+    if schedule is not None:
+        stdout.print(
+            f"  schedule: {_cron_text(schedule)}, next run {_next_run_text(schedule)}",
+            markup=False,
+        )
     if view.last_used:
         stdout.print("  versions used by the last run:", markup=False)
         for use in view.last_used:
@@ -157,7 +193,70 @@ def show(
     """Show a connector: fields as stored (references, never values)."""
     service = connector_service()
     view = service.view(service.get(name))
-    emit(view.to_dict(), lambda: _print_view(view), as_json=json_output)
+    schedule = schedule_service().get(name)
+    data = {**view.to_dict(), "schedule": schedule_to_dict(schedule)}
+    emit(data, lambda: _print_view(view, schedule), as_json=json_output)
+
+
+@app.command("schedule")
+def schedule(
+    name: Annotated[str, typer.Argument(help="Connector name.")],
+    cron: Annotated[
+        str | None,
+        typer.Argument(
+            help='Cron expression of five fields, such as "0 * * * *" for every '
+            "hour, or @hourly, @daily, @weekly, @monthly, @yearly."
+        ),
+    ] = None,
+    timezone: Annotated[
+        str,
+        typer.Option(
+            "--timezone",
+            "--tz",
+            help="IANA time zone the expression is read in, such as Europe/Paris.",
+        ),
+    ] = DEFAULT_TIMEZONE,
+    none: Annotated[
+        bool, typer.Option("--none", help="Remove the connector's schedule.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Run a connector on a cron schedule (prizm scheduler queues the runs)."""
+    service = schedule_service()
+    if none:
+        if cron is not None:
+            raise UsageError(
+                "Give either a cron expression or --none, not both.",
+                hint=f"Remove the schedule with: prizm connector schedule {name} "
+                "--none",
+            )
+        removed = service.clear(name)
+        emit(
+            {"name": name, "schedule": None, "removed": removed},
+            lambda: stdout.print(
+                f"Removed the schedule of connector '{name}'."
+                if removed
+                else f"Connector '{name}' had no schedule.",
+                markup=False,
+            ),
+            as_json=json_output,
+        )
+        return
+    if cron is None:
+        raise UsageError(
+            "A cron expression or --none is required.",
+            hint=f'Run it every hour with: prizm connector schedule {name} "0 * * * *"',
+        )
+    record = service.set(name, cron, timezone)
+    emit(
+        {"name": name, "schedule": schedule_to_dict(record)},
+        lambda: stdout.print(
+            f"Connector '{name}' runs on {_cron_text(record)}; next run "
+            f"{_next_run_text(record)}. Runs are queued by: prizm scheduler",
+            markup=False,
+        ),
+        as_json=json_output,
+    )
 
 
 @app.command("check")

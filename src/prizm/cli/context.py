@@ -6,6 +6,7 @@ from prizm.connector_service import ConnectorService
 from prizm.integrations import IntegrationService
 from prizm.jobs import JobService
 from prizm.resolver import Resolver
+from prizm.schedules import ScheduleService
 from prizm.store import Store, open_store
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "integration_service",
     "job_service",
     "resolver",
+    "schedule_service",
     "store",
 ]
 
@@ -35,3 +37,7 @@ def connector_service() -> ConnectorService:
 
 def job_service() -> JobService:
     return JobService(store())
+
+
+def schedule_service() -> ScheduleService:
+    return ScheduleService(store())

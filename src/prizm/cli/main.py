@@ -28,6 +28,7 @@ from prizm.cli import (
     rotate,
     runs,
     secret,
+    worker,
 )
 from prizm.cli.output import print_error, state
 from prizm.errors import PrizmError, UsageError
@@ -56,6 +57,8 @@ app.command(
     context_settings={"allow_interspersed_args": False},
 )(envfile.exec_command)
 app.command("rotate")(rotate.rotate)
+app.command("worker")(worker.worker_command)
+app.command("scheduler")(worker.scheduler_command)
 
 # Imported for their commands, which register on the integration groups.
 _ = (integration_aws, integration_azure, integration_hashicorp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +12,9 @@ from rich.table import Table
 from prizm.cli.context import job_service, store
 from prizm.cli.integration import JsonOption
 from prizm.cli.output import emit, json_mode, stderr, stdout
+from prizm.errors import UsageError
+from prizm.store.clock import as_utc
+from prizm.store.models import utcnow
 from prizm.store.runs import STATUSES, RunRecord
 
 __all__ = ["run_command", "runs_command"]
@@ -24,8 +28,19 @@ def run_command(
     stats: Annotated[
         bool, typer.Option("--stats", help="Print API calls and resolution timing.")
     ] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Queue the run for a worker (prizm worker) and print its id, "
+            "instead of running it in this process.",
+        ),
+    ] = False,
 ) -> None:
     """Run a connector's job now: resolve its references, connect, record."""
+    if queue:
+        _queue_run(name, stats, json_output)
+        return
     service = job_service()
     if json_mode(json_output) or not stderr.is_terminal:
         record = service.run(name)
@@ -54,7 +69,34 @@ def run_command(
         raise typer.Exit(1)
 
 
+def _queue_run(name: str, stats: bool, json_output: bool) -> None:
+    from prizm.worker.queue import RunQueue
+
+    if stats:
+        raise UsageError(
+            "--stats applies to runs in this process, not to queued runs.",
+            hint=f"Read a queued run's statistics with: prizm runs {name} --id ID",
+        )
+    record = RunQueue.from_environment(store()).enqueue(name)
+    emit(
+        record.to_dict(),
+        lambda: stdout.print(
+            f"Queued run {record.id} of '{name}'. "
+            f"Follow it with: prizm runs --id {record.id}",
+            markup=False,
+        ),
+        as_json=json_output,
+    )
+
+
 def _print_run(record: RunRecord, stats: bool) -> None:
+    if record.status in ("queued", "running"):
+        stdout.print(
+            f"Run {record.id} of '{record.connector}' is {record.status}: "
+            f"{_progress(record, utcnow())}",
+            markup=False,
+        )
+        return
     if record.status == "succeeded":
         summary = (record.result or {}).get("summary", "")
         stdout.print(
@@ -160,39 +202,80 @@ def runs_command(
         emit(record.to_dict(), lambda: _print_run(record, True), as_json=json_output)
         return
     if status is not None and status not in STATUSES:
-        from prizm.errors import UsageError
-
         raise UsageError(
             f"--status must be one of {', '.join(STATUSES)}, not {status!r}.",
             hint="See: prizm runs --help",
         )
     records = runs.recent(name, status, limit)
+    now = utcnow()
 
     def render() -> None:
         if not records:
             stdout.print("No runs yet. Start one with: prizm run NAME")
             return
         table = Table(box=None, pad_edge=False)
-        for column in ("ID", "CONNECTOR", "STATUS", "STARTED", "SECONDS", "RESULT"):
+        for column in (
+            "ID",
+            "CONNECTOR",
+            "STATUS",
+            "CREATED",
+            "STARTED",
+            "SECONDS",
+            "WORKER",
+            "RESULT",
+        ):
             table.add_column(column)
         for record in records:
-            outcome = (
-                (record.result or {}).get("summary", "")
-                if record.status == "succeeded"
-                else f"error[{record.error_code}]"
-                if record.error_code
-                else ""
-            )
-            started = record.started_at or record.created_at
-            seconds = "" if record.seconds is None else f"{record.seconds:.2f}"
             table.add_row(
                 str(record.id),
                 record.connector,
                 record.status,
-                f"{started:%Y-%m-%d %H:%M:%S}",
-                seconds,
-                outcome,
+                _clock(record.created_at),
+                _clock(record.started_at),
+                _seconds(record, now),
+                record.worker or "",
+                _outcome(record, now),
             )
         stdout.print(table)
 
     emit([record.to_dict() for record in records], render, as_json=json_output)
+
+
+def _clock(moment: datetime | None) -> str:
+    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S}"
+
+
+def _age(moment: datetime, now: datetime) -> float:
+    return max(0.0, (now - as_utc(moment)).total_seconds())
+
+
+def _seconds(record: RunRecord, now: datetime) -> str:
+    """Return the run's duration, or the time it has been running so far."""
+    if record.seconds is not None:
+        return f"{record.seconds:.2f}"
+    if record.status == "running" and record.started_at is not None:
+        return f"{_age(record.started_at, now):.0f}+"
+    return ""
+
+
+def _progress(record: RunRecord, now: datetime) -> str:
+    """Describe a queued or running run: waiting time, or heartbeat and claim."""
+    if record.status == "queued":
+        waiting = f"waiting {_age(record.created_at, now):.0f} s"
+        if record.claims:
+            waiting += f", queued again after {record.claims} claim(s)"
+        return waiting
+    if record.heartbeat_at is None:
+        return "running in a local process"
+    return (
+        f"claim {record.claims} by {record.worker}, "
+        f"heartbeat {_age(record.heartbeat_at, now):.0f} s ago"
+    )
+
+
+def _outcome(record: RunRecord, now: datetime) -> str:
+    if record.status in ("queued", "running"):
+        return _progress(record, now)
+    if record.status == "succeeded":
+        return str((record.result or {}).get("summary", ""))
+    return f"error[{record.error_code}]" if record.error_code else ""

@@ -20,6 +20,8 @@ __all__ = ["create_store_engine", "migrate", "session_scope"]
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
 
+MIGRATION_LOCK_KEY = 0x7072697A6D  # "prizm" in ASCII, a PostgreSQL advisory lock key
+
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -109,6 +111,14 @@ def migrate(engine: Engine) -> None:
         config.set_main_option("script_location", "prizm.store:migrations")
         try:
             with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # A scheduler and several workers may start together on a new
+                    # database: the first one migrates, the others wait, then find
+                    # the schema at the newest revision.
+                    connection.execute(
+                        text("select pg_advisory_xact_lock(:key)"),
+                        {"key": MIGRATION_LOCK_KEY},
+                    )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:

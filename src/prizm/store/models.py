@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
@@ -15,6 +24,7 @@ __all__ = [
     "IntegrationRow",
     "RunFieldRow",
     "RunRow",
+    "ScheduleRow",
 ]
 
 
@@ -71,10 +81,43 @@ class ConnectorRow(Base):
     )
 
 
+class ScheduleRow(Base):
+    """A connector's cron schedule and the next time it is due, in UTC."""
+
+    __tablename__ = "schedules"
+
+    connector_id: Mapped[int] = mapped_column(
+        ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True
+    )
+    cron: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64))
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
 class RunRow(Base):
-    """One job run of a connector: status, timings, error and result."""
+    """One job run of a connector: status, timings, error and result.
+
+    Runs executed by workers also carry their claim: the worker running it, how
+    many times a worker claimed it, and the lease its heartbeats extend. A
+    scheduled run names the cron slot it is for. The unique index on the connector
+    and that slot allows one run per slot, whichever scheduler inserts it.
+    """
 
     __tablename__ = "runs"
+    __table_args__ = (
+        Index(
+            "uq_runs_connector_scheduled_for",
+            "connector_id",
+            "scheduled_for",
+            unique=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     connector_id: Mapped[int | None] = mapped_column(
@@ -96,6 +139,20 @@ class RunRow(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     stats: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    scheduled_for: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    dispatched_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    worker: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
     fields: Mapped[list[RunFieldRow]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="RunFieldRow.id"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from prizm.store.connectors import ConnectorRecord
     from prizm.store.store import Store
 
-__all__ = ["FieldUse", "RunRecord", "RunRepository"]
+__all__ = ["FieldUse", "RunOwner", "RunRecord", "RunRepository"]
 
 STATUSES = ("queued", "running", "succeeded", "failed")
 
@@ -47,6 +47,19 @@ class FieldUse:
 
 
 @dataclass(frozen=True)
+class RunOwner:
+    """The claim a worker holds on a run: its id and the claim's number.
+
+    Writes made on behalf of an owner land only while the run is still running
+    under that same claim, so a worker whose lease expired and whose run was taken
+    over cannot record a second outcome.
+    """
+
+    worker: str
+    claim: int
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One job run as stored."""
 
@@ -62,6 +75,11 @@ class RunRecord:
     result: dict[str, Any] | None
     stats: dict[str, Any] | None
     fields: list[FieldUse] = field(default_factory=list)
+    scheduled_for: datetime | None = None
+    worker: str | None = None
+    claims: int = 0
+    heartbeat_at: datetime | None = None
+    lease_expires_at: datetime | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -85,6 +103,11 @@ class RunRecord:
             "fields": [use.to_dict() for use in self.fields],
             "result": self.result,
             "stats": self.stats,
+            "scheduled_for": _iso(self.scheduled_for),
+            "worker": self.worker,
+            "claims": self.claims,
+            "heartbeat_at": _iso(self.heartbeat_at),
+            "lease_expires_at": _iso(self.lease_expires_at),
         }
 
 
@@ -117,6 +140,11 @@ def _record(row: RunRow) -> RunRecord:
             )
             for use in row.fields
         ],
+        scheduled_for=row.scheduled_for,
+        worker=row.worker,
+        claims=row.claims or 0,
+        heartbeat_at=row.heartbeat_at,
+        lease_expires_at=row.lease_expires_at,
     )
 
 
@@ -140,9 +168,16 @@ class RunRepository:
             session.flush()
             return row.id
 
-    def record_fields(self, run_id: int, uses: list[FieldUse]) -> None:
-        """Store which secret version each field used."""
+    def record_fields(
+        self, run_id: int, uses: list[FieldUse], owner: RunOwner | None = None
+    ) -> bool:
+        """Store which secret version each field used; return whether it was stored.
+
+        With an ``owner``, nothing is stored unless the run is still held by it.
+        """
         with session_scope(self._store.sessions) as session:
+            if owner is not None and not self._owned(session, run_id, owner):
+                return False
             for use in uses:
                 session.add(
                     RunFieldRow(
@@ -156,6 +191,7 @@ class RunRepository:
                         outcome=use.outcome,
                     )
                 )
+            return True
 
     def finish(
         self,
@@ -166,9 +202,16 @@ class RunRepository:
         error_message: str | None = None,
         result: dict[str, Any] | None = None,
         stats: dict[str, Any] | None = None,
-    ) -> None:
-        """Store the outcome of a run and its end time."""
+        owner: RunOwner | None = None,
+    ) -> bool:
+        """Store the outcome of a run and its end time; return whether it was stored.
+
+        With an ``owner``, the outcome is stored only if the run is still held by
+        it, and the claim's lease ends with it.
+        """
         with session_scope(self._store.sessions) as session:
+            if owner is not None and not self._owned(session, run_id, owner):
+                return False
             row = self._row(session, run_id)
             row.status = status
             row.finished_at = utcnow()
@@ -176,6 +219,8 @@ class RunRepository:
             row.error_message = error_message
             row.result = result
             row.stats = stats
+            row.lease_expires_at = None
+            return True
 
     def get(self, run_id: int) -> RunRecord:
         """Return the run with ``run_id`` or raise ``RunNotFound``."""
@@ -208,6 +253,18 @@ class RunRepository:
                 last_attempt = max(use.attempt for use in run.fields)
                 return [use for use in run.fields if use.attempt == last_attempt]
         return []
+
+    def _owned(self, session: Session, run_id: int, owner: RunOwner) -> bool:
+        """Lock the run's row and return whether ``owner`` still holds it."""
+        row = session.scalar(
+            select(RunRow).where(RunRow.id == run_id).with_for_update()
+        )
+        return (
+            row is not None
+            and row.status == "running"
+            and row.worker == owner.worker
+            and row.claims == owner.claim
+        )
 
     def _row(self, session: Session, run_id: int) -> RunRow:
         row = session.scalar(

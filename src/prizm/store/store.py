@@ -15,6 +15,7 @@ from prizm.store.crypto import MasterKey, key_source_stamp, load_master_keys
 from prizm.store.database import create_store_engine, migrate
 from prizm.store.integrations import IntegrationRepository
 from prizm.store.runs import RunRepository
+from prizm.store.schedules import ScheduleRepository
 
 __all__ = ["Store", "open_store"]
 
@@ -59,6 +60,10 @@ class Store:
     @cached_property
     def audit(self) -> AuditRepository:
         return AuditRepository(self)
+
+    @cached_property
+    def schedules(self) -> ScheduleRepository:
+        return ScheduleRepository(self)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -244,19 +244,19 @@ class TestUpdate:
 
     def test_empty_value_clears_option(self, azure: AzureFixture) -> None:
         azure.add_integration(read_timeout="3")
+        clear = ["integration", "update", "azure", "azure", "--authority-host", ""]
 
+        without_secret = run_cli([*clear, "--json"])
         result = run_cli(
-            [
-                "integration",
-                "update",
-                "azure",
-                "azure",
-                "--authority-host",
-                "",
-                "--json",
-            ]
+            [*clear, "--client-secret-stdin", "--json"],
+            stdin=azure.app.client_secret + "\n",
         )
 
+        assert without_secret.status == 1
+        assert (
+            "must be entered again"
+            in json.loads(without_secret.out)["error"]["message"]
+        )
         assert result.status == 0, result.err
         assert "authority_host" not in json.loads(result.out)["settings"]
 

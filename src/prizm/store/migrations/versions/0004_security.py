@@ -1,7 +1,7 @@
 """Add allowed secret patterns per integration and the append-only audit log.
 
 Revision ID: 0004_security
-Revises: 0001
+Revises: 0003_schedules
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_security"
-down_revision = "0001"
+down_revision = "0003_schedules"
 branch_labels = None
 depends_on = None
 
