@@ -152,6 +152,21 @@ class IntegrationService:
         """Change settings of an integration; credentials not given are kept."""
         record = self.store.integrations.get(name)
         kind = provider_type(record.type)
+        settings = self.validate(kind, self._merge(record, changes, clear))
+        plain, secret = self._split(kind, settings)
+        updated = self.store.integrations.update(name, plain, secret)
+        self.forget_provider(name)
+        log.info("integration updated name=%s type=%s", name, kind.type_name)
+        return updated
+
+    def _merge(
+        self,
+        record: IntegrationRecord,
+        changes: Mapping[str, Any],
+        clear: Sequence[str],
+    ) -> dict[str, Any]:
+        """Return the stored settings and credentials with ``changes`` applied."""
+        kind = provider_type(record.type)
         merged: dict[str, Any] = dict(record.settings)
         merged.update(self.store.integrations.credentials(record))
         for field in clear:
@@ -163,12 +178,7 @@ class IntegrationService:
                 # An empty credential field on an edit form keeps the stored one.
                 continue
             merged[field] = value
-        settings = self.validate(kind, merged)
-        plain, secret = self._split(kind, settings)
-        updated = self.store.integrations.update(name, plain, secret)
-        self.forget_provider(name)
-        log.info("integration updated name=%s type=%s", name, kind.type_name)
-        return updated
+        return merged
 
     def check_name(self, name: str) -> None:
         if not INTEGRATION_NAME.fullmatch(name):
@@ -258,6 +268,23 @@ class IntegrationService:
         self.store.integrations.record_test(name, report.ok, report.summary())
         log.info("integration tested name=%s ok=%s", name, report.ok)
         return report
+
+    def test_changes(
+        self,
+        name: str,
+        changes: Mapping[str, Any],
+        *,
+        clear: Sequence[str] = (),
+        secrets: Sequence[str] = (),
+    ) -> TestReport:
+        """Run Test Connection on a stored integration with unsaved changes.
+
+        The changes merge as in ``update``, so empty credential fields use the
+        stored credentials. Nothing is stored, not even the outcome.
+        """
+        record = self.store.integrations.get(name)
+        values = self._merge(record, changes, clear)
+        return self.test_unsaved(record.type, name, values, secrets)
 
     def test_unsaved(
         self,

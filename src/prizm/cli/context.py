@@ -7,6 +7,7 @@ from prizm.integrations import IntegrationService
 from prizm.jobs import JobService
 from prizm.resolver import Resolver
 from prizm.store import Store, open_store
+from prizm.users import UserService
 
 __all__ = [
     "connector_service",
@@ -14,6 +15,7 @@ __all__ = [
     "job_service",
     "resolver",
     "store",
+    "user_service",
 ]
 
 
@@ -35,3 +37,7 @@ def connector_service() -> ConnectorService:
 
 def job_service() -> JobService:
     return JobService(store())
+
+
+def user_service() -> UserService:
+    return UserService(store())

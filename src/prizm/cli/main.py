@@ -23,6 +23,8 @@ from prizm.cli import (
     integration_hashicorp,
     runs,
     secret,
+    serve,
+    user,
 )
 from prizm.cli.output import print_error, state
 from prizm.errors import PrizmError, UsageError
@@ -43,6 +45,9 @@ app.add_typer(secret.app, name="secret")
 app.add_typer(connector.app, name="connector")
 app.command("run")(runs.run_command)
 app.command("runs")(runs.runs_command)
+app.add_typer(user.user_app, name="user")
+app.add_typer(user.token_app, name="token")
+app.command("serve")(serve.serve_command)
 
 # Imported for their commands, which register on the integration groups.
 _ = (integration_aws, integration_azure, integration_hashicorp)

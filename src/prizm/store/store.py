@@ -14,12 +14,13 @@ from prizm.store.crypto import MasterKey, load_master_key
 from prizm.store.database import create_store_engine, migrate
 from prizm.store.integrations import IntegrationRepository
 from prizm.store.runs import RunRepository
+from prizm.store.users import SessionRepository, TokenRepository, UserRepository
 
 __all__ = ["Store", "open_store"]
 
 
 class Store:
-    """Access to integrations, connectors and runs in one SQLAlchemy database."""
+    """Access to integrations, connectors, runs and users in one SQLAlchemy database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -47,6 +48,18 @@ class Store:
     @cached_property
     def runs(self) -> RunRepository:
         return RunRepository(self)
+
+    @cached_property
+    def users(self) -> UserRepository:
+        return UserRepository(self)
+
+    @cached_property
+    def tokens(self) -> TokenRepository:
+        return TokenRepository(self)
+
+    @cached_property
+    def web_sessions(self) -> SessionRepository:
+        return SessionRepository(self)
 
     def close(self) -> None:
         self.engine.dispose()
