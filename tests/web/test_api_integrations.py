@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.support.canaries import Canaries
 from tests.support.fixtures import ACCESS_KEY_ID, AwsFixture
+from tests.support.postgres import Database
 from tests.web.conftest import add_connector
 from tests.web.support import Web
 
@@ -74,7 +76,7 @@ class TestAdd:
 
 class TestReadAndChange:
     def test_list_shows_location_and_users(
-        self, web: Web, aws: AwsFixture, canaries: Canaries, database: Any
+        self, web: Web, aws: AwsFixture, canaries: Canaries, database: Database
     ) -> None:
         web.api("admin").post(
             "/api/v1/integrations", json=aws_body(aws, canaries.make("key"))
@@ -125,7 +127,7 @@ class TestReadAndChange:
         assert "endpoint_url" not in response.json()["settings"]
 
     def test_remove_referenced_409(
-        self, web: Web, aws: AwsFixture, canaries: Canaries, database: Any
+        self, web: Web, aws: AwsFixture, canaries: Canaries, database: Database
     ) -> None:
         client = web.api("admin")
         client.post("/api/v1/integrations", json=aws_body(aws, canaries.make("k")))
@@ -152,7 +154,8 @@ class TestConnection:
     def test_saved_test_records_outcome(
         self, web: Web, aws: AwsFixture, canaries: Canaries
     ) -> None:
-        aws.create_secret("prizm/db", '{"password": "%s"}' % canaries.make_plain())
+        password = canaries.make("db-password")
+        aws.create_secret("prizm/db", json.dumps({"password": password}))
         client = web.api("admin")
         client.post("/api/v1/integrations", json=aws_body(aws, canaries.make("k")))
 
