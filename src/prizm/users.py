@@ -46,7 +46,7 @@ MAX_PASSWORD_LENGTH = 1024
 TOKEN_PREFIX = "prizm_"
 SESSION_LIFETIME = timedelta(hours=12)
 SESSION_IDLE_TIMEOUT = timedelta(hours=2)
-# Seen-at times are written at most once a minute, not on every request.
+# A session's last_seen_at is written at most once a minute, not per request.
 TOUCH_INTERVAL = timedelta(minutes=1)
 
 _hasher = PasswordHasher()

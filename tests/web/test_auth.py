@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
+from prizm.errors import TooManyAttempts
 from prizm.store import open_store
 from prizm.users import UserService
+from prizm.web.ratelimit import LoginLimiter, LoginLimits
 from tests.support.canaries import Canaries
 from tests.web.support import PASSWORD, Web, csrf_from
 
@@ -428,3 +430,22 @@ class TestSystem:
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_request"
         assert "settings" in response.json()["error"]["message"]
+
+
+class TestLimiter:
+    def test_window_slides(self) -> None:
+        now = [0.0]
+        limiter = LoginLimiter(
+            LoginLimits(per_user=2, per_address=10, window_seconds=60),
+            clock=lambda: now[0],
+        )
+        limiter.failed("ana", "10.0.0.1")
+        limiter.failed("ana", "10.0.0.1")
+
+        with pytest.raises(TooManyAttempts) as locked:
+            limiter.check("ana", "10.0.0.1")
+        now[0] = 61.0
+        limiter.check("ana", "10.0.0.1")
+
+        assert locked.value.retry_after == 60
+        assert locked.value.http_status == 429

@@ -1,8 +1,8 @@
 """Stored users, API tokens and web console sessions.
 
 The repositories store what the user service hands them: an argon2 password hash,
-and SHA-256 hashes of API and session tokens. Nothing here sees a password or a
-token in clear.
+and SHA-256 hashes of API and session tokens. Nothing here receives a password
+or a token in clear.
 """
 
 from __future__ import annotations

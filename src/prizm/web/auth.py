@@ -1,4 +1,4 @@
-"""Who sends a request, what their role allows, and CSRF protection.
+"""Request authentication, role checks and CSRF protection.
 
 A request is authenticated by an API token (``Authorization: Bearer``) or by the
 session cookie of a signed-in browser. Every state-changing request that relies on

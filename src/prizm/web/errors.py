@@ -108,8 +108,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    # The exception text may quote a driver or SDK message, so only its class is
-    # logged here; the redacting log filter masks any known value in the trace.
+    # The exception text may quote a driver or SDK message, so the message names
+    # only its class. The redacting log filter masks any known value in the trace.
     log.error(
         "unexpected error path=%s error=%s",
         request.url.path,

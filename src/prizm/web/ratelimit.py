@@ -17,6 +17,10 @@ from prizm.errors import TooManyAttempts
 
 __all__ = ["LoginLimiter", "LoginLimits"]
 
+# Past this many tracked names and addresses, windows with no recent failure are
+# dropped, so guessed user names cannot grow the map without bound.
+PRUNE_ABOVE = 10_000
+
 
 @dataclass(frozen=True)
 class LoginLimits:
@@ -64,11 +68,18 @@ class LoginLimiter:
             now = self._clock()
             for key in (f"user:{user}", f"address:{address}"):
                 self._window(key, now).append(now)
+            if len(self._failures) > PRUNE_ABOVE:
+                self._prune(now)
 
     def succeeded(self, user: str) -> None:
         """Forget the user's failures; the address keeps its count."""
         with self._lock:
             self._failures.pop(f"user:{user}", None)
+
+    def _prune(self, now: float) -> None:
+        for key in list(self._failures):
+            if not self._window(key, now):
+                del self._failures[key]
 
     def _window(self, key: str, now: float) -> deque[float]:
         failures = self._failures.setdefault(key, deque())

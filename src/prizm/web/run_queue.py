@@ -1,6 +1,6 @@
 """Connector runs started from the web console, on a thread pool in the server.
 
-``start`` stores a queued run and returns at once; a worker thread then executes it
+``start`` stores a queued run and returns at once. A worker thread then executes it
 with ``JobService.execute``, whose progress callback updates an in-memory map that
 the run page polls. The run record in the store stays the source of truth for the
 status and the result.

@@ -23,12 +23,12 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 @router.get("/healthz", response_model=None)
 def healthz(store: Annotated[Store, Depends(store)]) -> dict[str, Any] | JSONResponse:
-    """Report that the server runs and its store answers. No sign-in needed."""
+    """Report that the server runs and its store responds. No sign-in needed."""
     try:
         with store.engine.connect() as connection:
             connection.execute(text("select 1"))
     except SQLAlchemyError:
-        message = "The store does not answer. Check that the database is reachable."
+        message = "The store does not respond. Check that the database is reachable."
         return JSONResponse(error_body("store_error", message), 503)
     return {"status": "ok"}
 

@@ -165,7 +165,12 @@ def _value(field: FormField, values: FormValues) -> Any:
         return (raw,) if isinstance(raw, str) else tuple(raw)
     if raw is None:
         return None
-    text = raw if isinstance(raw, str) else (raw[0] if raw else "")
+    if isinstance(raw, str):
+        text = raw
+    elif raw:
+        text = raw[0]
+    else:
+        text = ""
     return text if field.secret else text.strip()
 
 

@@ -1,7 +1,8 @@
 """Per-type layout hints for integration forms: labels, order, grouping, visibility.
 
 The fields themselves come from each type's pydantic settings model, so a new
-integration type gets a working form without a hint; one only makes it read better.
+integration type gets a working form without a hint. A hint only makes it read
+better.
 """
 
 from __future__ import annotations

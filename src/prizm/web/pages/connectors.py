@@ -113,7 +113,7 @@ def add(request: Request, form: Form, principal: Editor) -> Response:
 
 @router.post("/validate-field")
 def validate_field(request: Request, form: Form, principal: Editor) -> HTMLResponse:
-    """Check one field as the user types; the answer never repeats the value."""
+    """Check one field as the user types; the response never repeats the value."""
     field = text(form, "field")
     value = text(form, field).strip()
     message = ""
