@@ -198,8 +198,8 @@ def require(role: Role) -> Callable[[Request], Awaitable[Principal]]:
         await check_csrf(request, principal)
         if not principal.allows(role):
             raise PermissionDenied(
-                f"The role {principal.user.role} of user '{principal.user.name}' "
-                f"does not allow this; it needs the {role} role.",
+                f"User '{principal.user.name}' has the {principal.user.role} "
+                f"role, and this needs the {role} role.",
                 hint="Ask an admin to change your role.",
             )
         return principal
