@@ -100,4 +100,3 @@ class TestGeneratedForm:
         )
 
         assert settings["exclude_credentials"] == ("azure-cli", "environment")
-        assert settings["tls_skip_verify"] is False
