@@ -449,3 +449,39 @@ class TestLimiter:
 
         assert locked.value.retry_after == 60
         assert locked.value.http_status == 429
+
+
+class TestUsersApi:
+    def test_admin_manages_users(self, web: Web) -> None:
+        client = web.api("admin")
+
+        created = client.post(
+            "/api/v1/users",
+            json={"name": "bob", "role": "editor", "password": PASSWORD},
+        )
+        listed = client.get("/api/v1/users").json()
+        removed = client.delete("/api/v1/users/bob")
+
+        assert created.status_code == 201
+        assert created.json()["role"] == "editor"
+        assert "bob" in [user["name"] for user in listed]
+        assert all("password" not in str(user) for user in listed)
+        assert removed.status_code == 204
+        assert client.delete("/api/v1/users/bob").status_code == 404
+
+    def test_editor_cannot_remove_users(self, web: Web) -> None:
+        web.add_user("bob", "viewer")
+
+        response = web.api("editor").delete("/api/v1/users/bob")
+
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "permission_denied"
+
+    def test_invalid_role_422(self, web: Web) -> None:
+        response = web.api("admin").post(
+            "/api/v1/users",
+            json={"name": "bob", "role": "owner", "password": PASSWORD},
+        )
+
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_user"
