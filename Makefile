@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit redis-server bench bench-resolution bench-workers clean
+.PHONY: demo test lint typecheck unit redis-server browser screenshots bench bench-resolution bench-workers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,18 @@ redis-server:
 		apt-get update -qq && \
 		apt-get install -y --no-install-recommends redis-server; }
 
-unit: $(STAMP) redis-server
+unit: $(STAMP) redis-server browser
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's Chromium; Playwright's own browser downloads
+# are never used.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update && \
+		apt-get install -y --no-install-recommends chromium; }
+
+# Rewrite the pictures of docs/web-console.md from the browser tests.
+screenshots: $(STAMP) browser
+	PRIZM_SCREENSHOTS=1 $(BIN)/python -m pytest tests/web/test_browser.py
 
 test: lint typecheck unit
 

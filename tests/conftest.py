@@ -12,6 +12,10 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
+# Read before the PRIZM_ variables are cleared below: the browser tests write the
+# docs' screenshots when it is 1 (make screenshots).
+SCREENSHOTS = os.environ.get("PRIZM_SCREENSHOTS") == "1"
+
 # Environment for this process and every child: no AWS profile or metadata lookups,
 # and the loopback guard in child Python processes.
 for _name in list(os.environ):

@@ -200,7 +200,8 @@ class TestRuns:
         assert run.status == "failed"
         assert run.error_code == "authentication_failed"
         assert "no longer matches" in (run.error_message or "")
-        assert {use.attempt for use in run.fields} == {1}
+        assert {use.attempt for use in run.fields} == {1, 2}
+        assert len({use.version_id for use in run.fields}) == 1
 
     def test_driver_errors_scrubbed(
         self, aws: AwsFixture, database: Database, jobs: JobService, canaries: Canaries

@@ -253,7 +253,7 @@ class TestCache:
         assert resolution.values["a"].value.reveal() == "now"
         assert proxy.counts() == {"GetSecretValue": 2}
 
-    def test_pinned_version_reused_without_call(
+    def test_pinned_version_revalidated(
         self, aws: AwsFixture, proxy: FaultProxy
     ) -> None:
         aws.add_integration(endpoint=proxy.url, cache_ttl="300")
@@ -265,7 +265,20 @@ class TestCache:
         again = resolver().resolve(reference)
 
         assert again.values["a"].value.reveal() == "v"
-        assert proxy.counts() == {}
+        assert proxy.counts() == {"DescribeSecret": 1}
+
+    def test_deleted_secret_not_served_from_cache(
+        self, aws: AwsFixture, proxy: FaultProxy
+    ) -> None:
+        aws.add_integration(endpoint=proxy.url, cache_ttl="300")
+        create_job_secrets(aws, 1)
+        resolver().resolve(job_references(1))
+
+        aws.client().delete_secret(SecretId="job/0", RecoveryWindowInDays=7)
+        again = resolver().resolve(job_references(1))
+
+        codes = {error.code for error in again.errors.values()}
+        assert codes == {"secret_scheduled_for_deletion"}
 
     def test_fresh_bypasses_cache(self, aws: AwsFixture, proxy: FaultProxy) -> None:
         aws.add_integration(endpoint=proxy.url, cache_ttl="300")

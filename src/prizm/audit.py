@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import getpass
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from prizm.errors import StoreError, UsageError
 from prizm.store.store import Store
 
-__all__ = ["acting_as", "current_actor", "record", "record_many", "set_actor"]
+__all__ = [
+    "acting_as",
+    "current_actor",
+    "parse_since",
+    "record",
+    "record_many",
+    "set_actor",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +87,14 @@ def record(
     record_many(store, [_event(action, target_type, target, outcome, details)])
 
 
-def record_many(store: Store, events: list[dict[str, Any]]) -> None:
-    """Append several events in one transaction."""
+def record_many(
+    store: Store, events: list[dict[str, Any]], *, strict: bool = False
+) -> None:
+    """Append several events in one transaction.
+
+    A failure to write is logged; with ``strict`` it also raises ``StoreError``, so
+    a command that shows values to a person shows none it could not audit.
+    """
     try:
         store.audit.append(events)
     except SQLAlchemyError as exc:
@@ -87,6 +103,11 @@ def record_many(store: Store, events: list[dict[str, Any]]) -> None:
             len(events),
             exc.__class__.__name__,
         )
+        if strict:
+            raise StoreError(
+                "The audit log could not be written, so no value is shown.",
+                hint="Check that the store's database is reachable and writable.",
+            ) from None
 
 
 def event(
@@ -94,3 +115,25 @@ def event(
 ) -> dict[str, Any]:
     """Return an event for ``record_many``, with the current actor."""
     return _event(action, target_type, target, outcome, details)
+
+
+DURATION = re.compile(r"(\d+)([smhd])")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """Parse ``--since``: an ISO 8601 time, or a duration back from now (``24h``)."""
+    now = now or datetime.now(UTC)
+    match = DURATION.fullmatch(text.strip())
+    if match is not None:
+        amount, unit = match.groups()
+        return now - timedelta(**{UNITS[unit]: int(amount)})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--since must be an ISO 8601 time or a duration such as 24h, "
+            f"not {text!r}.",
+            hint="For example: --since 2026-12-01T00:00:00Z or --since 7d.",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -131,6 +131,31 @@ class ConnectorService:
         self._check_references(cleaned)
         return cleaned
 
+    def validate_field(self, type_name: str, name: str, value: str) -> None:
+        """Check one field on its own, as a form does while the user types.
+
+        Raises what ``validate`` raises for that field; a field that others
+        depend on is checked in full only when the connector is saved.
+        """
+        kind = connector_type(type_name)
+        specs = {spec.name: spec for spec in kind.fields}
+        if name not in specs:
+            raise InvalidField(
+                f"A {kind.display_name} connector has no field {name!r}.",
+                hint=f"Its fields are: {', '.join(specs)}.",
+            )
+        if value == "":
+            return
+        if len(value) > MAX_FIELD_LENGTH:
+            raise InvalidField(
+                f"The field '{name}' is longer than {MAX_FIELD_LENGTH} characters.",
+                hint="Store large values in the vault and reference them.",
+            )
+        if specs[name].secret and not is_reference(value):
+            raise self._literal_secret(kind, name)
+        kind.validate({name: value})
+        self._check_references({name: value})
+
     def _literal_secret(self, kind: ConnectorType, name: str) -> InvalidField:
         names = self.store.integrations.names()
         integration = names[0] if names else "aws"
@@ -233,4 +258,14 @@ class ConnectorService:
             for field, value in record.fields.items()
             if is_reference(value)
         }
+        return self.check_references(references)
+
+    def check_references(
+        self, references: Mapping[str, str]
+    ) -> dict[str, ResolvedValue | PrizmError]:
+        """Resolve labelled references now, for a form's Check action.
+
+        Callers report each outcome's source (secret ARN or path and version) or
+        error; the values stay masked in the returned ``ResolvedValue``s.
+        """
         return dict(self.resolver.resolve(references).outcomes)

@@ -55,10 +55,22 @@ message ever contains a secret value, a payload or a credential.
     ├── RunNotFound                     run_not_found
     ├── WorkerLost                      worker_lost
     ├── BrokerUnavailable               broker_unavailable
-    └── RotationError                   rotation_failed
-        ├── InvalidRotationRequest      invalid_rotation_request
-        ├── InvalidDatabaseSecret       invalid_database_secret
-        └── DatabaseLoginFailed         database_login_failed
+    ├── RotationError                   rotation_failed
+    │   ├── InvalidRotationRequest      invalid_rotation_request
+    │   ├── InvalidDatabaseSecret       invalid_database_secret
+    │   └── DatabaseLoginFailed         database_login_failed
+    ├── AuthError
+    │   ├── NotAuthenticated            not_authenticated
+    │   ├── InvalidLogin                invalid_login
+    │   ├── PermissionDenied            permission_denied
+    │   ├── CsrfFailed                  csrf_failed
+    │   └── TooManyAttempts             too_many_attempts
+    └── UserError
+        ├── UnknownUser                 unknown_user
+        ├── UserExists                  user_exists
+        ├── InvalidUser                 invalid_user
+        ├── UnknownToken                unknown_token
+        └── TokenExists                 token_exists
 
 A ``RotationError`` names the rotation step that failed (``createSecret``,
 ``setSecret``, ``testSecret`` or ``finishSecret``) in its message and in ``step``.
@@ -74,6 +86,7 @@ __all__ = [
     "CODES",
     "AccessDenied",
     "AccessProblem",
+    "AuthError",
     "AuthenticationFailed",
     "BinaryNotText",
     "BrokerUnavailable",
@@ -81,6 +94,7 @@ __all__ = [
     "ConnectorError",
     "ConnectorExists",
     "CredentialsUnreadable",
+    "CsrfFailed",
     "DatabaseLoginFailed",
     "DecryptionFailed",
     "EmptyValue",
@@ -92,15 +106,19 @@ __all__ = [
     "InvalidDatabaseSecret",
     "InvalidField",
     "InvalidIntegration",
+    "InvalidLogin",
     "InvalidReference",
     "InvalidRotationRequest",
     "InvalidSchedule",
+    "InvalidUser",
     "JobFailed",
     "KeyNotFound",
     "KmsAccessDenied",
     "LoginFailed",
+    "NotAuthenticated",
     "NotJson",
     "NullValue",
+    "PermissionDenied",
     "PrizmError",
     "ReferenceNotAllowed",
     "RequestTimeout",
@@ -117,10 +135,16 @@ __all__ = [
     "ServiceUnavailable",
     "StoreError",
     "Throttled",
+    "TokenExists",
     "TokenExpired",
+    "TooManyAttempts",
     "UnknownConnector",
     "UnknownIntegration",
+    "UnknownToken",
+    "UnknownUser",
     "UsageError",
+    "UserError",
+    "UserExists",
     "ValueProblem",
     "ValueTooLarge",
     "VaultSealed",
@@ -580,6 +604,100 @@ class BrokerUnavailable(PrizmError):
 
     code = "broker_unavailable"
     http_status = 503
+
+
+class AuthError(PrizmError):
+    """Base of errors about signing in to the web console and the API."""
+
+    code = "auth_error"
+    http_status = 401
+
+
+class NotAuthenticated(AuthError):
+    """Raised when a request carries no valid session or API token."""
+
+    code = "not_authenticated"
+
+
+class InvalidLogin(AuthError):
+    """Raised when a user name and password do not match a user."""
+
+    code = "invalid_login"
+
+
+class PermissionDenied(AuthError):
+    """Raised when the signed-in user's role does not allow the request."""
+
+    code = "permission_denied"
+    http_status = 403
+
+
+class CsrfFailed(AuthError):
+    """Raised when a form or request lacks the session's CSRF token."""
+
+    code = "csrf_failed"
+    http_status = 403
+
+
+class TooManyAttempts(AuthError):
+    """Raised when sign-in is locked for a while after repeated failures.
+
+    ``retry_after`` is the number of seconds until the next attempt is allowed.
+    """
+
+    code = "too_many_attempts"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 60, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+    def reworded(self, message: str) -> PrizmError:
+        copy = super().reworded(message)
+        assert isinstance(copy, TooManyAttempts)
+        copy.retry_after = self.retry_after
+        return copy
+
+
+class UserError(PrizmError):
+    """Base of errors about users of the web console and their API tokens."""
+
+    code = "user_error"
+    http_status = 422
+
+
+class UnknownUser(UserError):
+    """Raised when no user has the given name."""
+
+    code = "unknown_user"
+    http_status = 404
+
+
+class UserExists(UserError):
+    """Raised when adding a user under a name that is taken."""
+
+    code = "user_exists"
+    http_status = 409
+
+
+class InvalidUser(UserError):
+    """Raised when a user name, role or password is not acceptable."""
+
+    code = "invalid_user"
+
+
+class UnknownToken(UserError):
+    """Raised when no API token has the given name."""
+
+    code = "unknown_token"
+    http_status = 404
+
+
+class TokenExists(UserError):
+    """Raised when creating an API token under a name that is taken."""
+
+    code = "token_exists"
+    http_status = 409
 
 
 def _collect_codes() -> dict[str, type[PrizmError]]:

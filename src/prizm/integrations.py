@@ -7,6 +7,7 @@ and hands out one provider per integration and process.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
@@ -21,12 +22,13 @@ from prizm.errors import (
     IntegrationExists,
     IntegrationInUse,
     InvalidIntegration,
+    PrizmError,
     UnknownIntegration,
 )
-from prizm.policy import check_patterns
-from prizm.providers.base import Provider, ProviderType, TestReport
+from prizm.policy import check_patterns, request_allowed
+from prizm.providers.base import Provider, ProviderType, TestReport, TestStep
 from prizm.providers.registry import provider_type
-from prizm.references import INTEGRATION_NAME
+from prizm.references import INTEGRATION_NAME, is_reference, parse_reference
 from prizm.store.integrations import IntegrationRecord
 from prizm.store.store import Store
 
@@ -218,18 +220,7 @@ class IntegrationService:
         """Change settings of an integration; credentials not given are kept."""
         record = self.store.integrations.get(name)
         kind = provider_type(record.type)
-        merged: dict[str, Any] = dict(record.settings)
-        merged.update(self.store.integrations.credentials(record))
-        for field in clear:
-            merged.pop(field, None)
-        for field, value in changes.items():
-            if value is None:
-                continue
-            if field in kind.credential_fields and value == "":
-                # An empty credential field on an edit form keeps the stored one.
-                continue
-            merged[field] = value
-        settings = self.validate(kind, merged)
+        settings = self.validate(kind, self._merge(record, changes, clear))
         plain, secret = self._split(kind, settings)
         self._check_destination(record, kind, plain, changes)
         updated = self.store.integrations.update(name, plain, secret)
@@ -245,6 +236,27 @@ class IntegrationService:
         )
         log.info("integration updated name=%s type=%s", name, kind.type_name)
         return updated
+
+    def _merge(
+        self,
+        record: IntegrationRecord,
+        changes: Mapping[str, Any],
+        clear: Sequence[str],
+    ) -> dict[str, Any]:
+        """Return the stored settings and credentials with ``changes`` applied."""
+        kind = provider_type(record.type)
+        merged: dict[str, Any] = dict(record.settings)
+        merged.update(self.store.integrations.credentials(record))
+        for field in clear:
+            merged.pop(field, None)
+        for field, value in changes.items():
+            if value is None:
+                continue
+            if field in kind.credential_fields and value == "":
+                # An empty credential field on an edit form keeps the stored one.
+                continue
+            merged[field] = value
+        return merged
 
     def _check_destination(
         self,
@@ -364,21 +376,22 @@ class IntegrationService:
             if cached is not None and cached.fingerprint == fingerprint:
                 provider.close()
                 return cached
-            if cached is not None:
-                cached.provider.close()
+            # A replaced provider is not closed here: another thread may still be in
+            # a call on it. Its clients close when it is garbage collected.
             _providers[name] = fresh
         return fresh
 
     def forget_provider(self, name: str) -> None:
+        """Drop the cached provider; calls still running on it finish normally."""
         with _providers_lock:
-            cached = _providers.pop(name, None)
-        if cached is not None:
-            cached.provider.close()
+            _providers.pop(name, None)
 
     def test(self, name: str, secrets: Sequence[str] = ()) -> TestReport:
         """Run Test Connection on a stored integration and store the outcome."""
         provider = self.provider(name)
-        report = provider.test_connection(list(secrets))
+        allowed, refused = self._split_by_policy(name, provider, secrets)
+        report = provider.test_connection(allowed)
+        report.steps.extend(refused)
         self.store.integrations.record_test(name, report.ok, report.summary())
         audit.record(
             self.store,
@@ -393,6 +406,60 @@ class IntegrationService:
         )
         log.info("integration tested name=%s ok=%s", name, report.ok)
         return report
+
+    def _split_by_policy(
+        self, name: str, provider: Provider, secrets: Sequence[str]
+    ) -> tuple[builtins.list[str], builtins.list[TestStep]]:
+        """Keep Test Connection from reading secrets outside the allowed list."""
+        patterns = self.allowed_secrets(name)
+        allowed: builtins.list[str] = []
+        refused: builtins.list[TestStep] = []
+        for text in secrets:
+            secret = text
+            if is_reference(text):
+                try:
+                    secret = parse_reference(text).name
+                except PrizmError:
+                    allowed.append(text)  # the provider reports the bad reference
+                    continue
+            secret = secret.partition("#")[0] if not is_reference(text) else secret
+            if request_allowed(provider, secret, patterns):
+                allowed.append(text)
+                continue
+            refused.append(
+                TestStep(
+                    f"Secret {text}",
+                    "failed",
+                    f"Secret '{secret}' is outside the secrets integration '{name}' "
+                    f"may read (allowed: {', '.join(patterns)}), so it was not read.",
+                    fix="Check a secret that matches the allowed patterns, or change "
+                    f"them with: prizm integration restrict {name} --allowed-secrets "
+                    "PATTERN.",
+                    code="reference_not_allowed",
+                )
+            )
+        return allowed, refused
+
+    def test_changes(
+        self,
+        name: str,
+        changes: Mapping[str, Any],
+        *,
+        clear: Sequence[str] = (),
+        secrets: Sequence[str] = (),
+    ) -> TestReport:
+        """Run Test Connection on a stored integration with unsaved changes.
+
+        The changes merge as in ``update``, so empty credential fields use the
+        stored credentials. Nothing is stored, not even the outcome.
+        """
+        record = self.store.integrations.get(name)
+        kind = provider_type(record.type)
+        values = self._merge(record, changes, clear)
+        plain, _ = self._split(kind, self.validate(kind, values))
+        # Testing at a new destination would send the stored credentials there too.
+        self._check_destination(record, kind, plain, changes)
+        return self.test_unsaved(record.type, name, values, secrets)
 
     def test_unsaved(
         self,

@@ -210,16 +210,18 @@ class JobService:
             )
             progress("authentication failed, re-reading secrets", None)
             second = self._resolve(references, 2, stats)
-            if not second.resolution.ok:
-                self._record_uses(run_id, connector, second.uses, owner)
-                raise _resolution_error(second.resolution) from None
-            if not _versions_changed(first.uses, second.uses):
-                raise failure.reworded(
-                    f"{failure.message} The secret versions did not change since "
-                    "they were read, so the stored secret no longer matches the "
-                    "system."
-                ) from None
             self._record_uses(run_id, connector, second.uses, owner)
+            if not second.resolution.ok:
+                error = _resolution_error(second.resolution)
+                raise error.reworded(
+                    f"{failure.message} Re-reading the secrets after that failed: "
+                    f"{error.message}"
+                ) from None
+            if not _changed(first.resolution, second.resolution):
+                raise failure.reworded(
+                    f"{failure.message} The secrets did not change since they were "
+                    "read, so the stored secret no longer matches the system."
+                ) from None
             log.info("secrets changed, retrying once run_id=%s", run_id)
             progress("secrets rotated, reconnecting once", None)
             return kind.run(_values(literals, second.resolution), progress)
@@ -266,11 +268,27 @@ def _field_uses(
     return uses
 
 
-def _versions_changed(first: list[FieldUse], second: list[FieldUse]) -> bool:
-    before = {use.field: (use.secret_id, use.version_id) for use in first}
-    return any(
-        before.get(use.field) != (use.secret_id, use.version_id) for use in second
-    )
+def _changed(first: Resolution, second: Resolution) -> bool:
+    """Return whether any field's secret changed between two reads.
+
+    Versions are compared where the vault has them. A secret without versions (KV
+    v1) is compared by value, in memory, in constant time.
+    """
+    before = first.values
+    for field, after in second.values.items():
+        earlier = before.get(field)
+        if earlier is None:
+            return True
+        versioned = earlier.source.version_id and after.source.version_id
+        if versioned:
+            if (earlier.source.secret_id, earlier.source.version_id) != (
+                after.source.secret_id,
+                after.source.version_id,
+            ):
+                return True
+        elif earlier.value != after.value:
+            return True
+    return False
 
 
 def _resolution_error(resolution: Resolution) -> PrizmError:

@@ -23,6 +23,7 @@ from prizm.errors import CredentialsUnreadable, UsageError
 from prizm.store.crypto import (
     MasterKey,
     generate_key,
+    key_lock,
     load_master_keys,
     sealed_key_id,
     write_key_file,
@@ -44,6 +45,7 @@ class RotationReport:
     resealed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
     finished: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,12 +56,22 @@ class RotationReport:
             "resealed": self.resealed,
             "unchanged": self.unchanged,
             "unreadable": self.unreadable,
+            "pending": self.pending,
             "finished": self.finished,
         }
 
 
 def rotate_keys(store: Store) -> RotationReport:
-    """Rotate the master key and re-encrypt every stored credential under it."""
+    """Rotate the master key and re-encrypt every stored credential under it.
+
+    The whole rotation holds the key lock exclusively: writers wait, then seal with
+    the new primary key, and a second rotation on the host is rejected.
+    """
+    with key_lock(exclusive=True, wait=False):
+        return _rotate(store)
+
+
+def _rotate(store: Store) -> RotationReport:
     from_environment = bool(os.environ.get("PRIZM_MASTER_KEY"))
     keys = load_master_keys()
     if from_environment and len(keys) < 2:
@@ -85,7 +97,17 @@ def rotate_keys(store: Store) -> RotationReport:
             continue
         (report.resealed if changed else report.unchanged).append(record.name)
 
-    if not report.unreadable:
+    stale = [
+        record.name
+        for record in store.integrations.all()
+        if record.sealed_credentials
+        and sealed_key_id(record.sealed_credentials) != report.primary_key_id
+        and record.name not in report.unreadable
+    ]
+    # A row changed between its reseal and now keeps the old keys until a rerun
+    # seals it with the new key.
+    report.pending = stale
+    if not report.unreadable and not report.pending:
         report.finished = True
         report.retired_key_ids = [key.key_id for key in keys[1:]]
         if not from_environment and len(keys) > 1:

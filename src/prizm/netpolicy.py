@@ -13,6 +13,8 @@ link-local address at run time is not caught here.
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from urllib.parse import urlsplit
 
 __all__ = ["BLOCKED_NETWORKS", "check_endpoint_url", "forbidden_host_reason"]
@@ -36,17 +38,40 @@ METADATA_NAMES = frozenset(
 )
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _address(bare: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parse an IP literal, including the IPv4 spellings that resolvers accept.
+
+    ``inet_aton`` reads decimal (``2852039166``), hexadecimal (``0xa9fea9fe``),
+    octal and short (``169.254.43518``) forms, which all reach 169.254.169.254.
+    """
+    try:
+        return ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9a-fx.]+", bare) and not bare.endswith("."):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(bare))
+        except OSError:
+            return None
+    return None
+
+
 def forbidden_host_reason(host: str) -> str | None:
     """Return why ``host`` may not receive credentials, or None when it may."""
     bare = host.strip("[]").split("%", 1)[0].rstrip(".").lower()
     if bare in METADATA_NAMES:
         return f"{host} is a cloud metadata service name"
-    try:
-        address = ipaddress.ip_address(bare)
-    except ValueError:
+    address = _address(bare)
+    if address is None:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            address = address.ipv4_mapped
+        elif address in NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     for network in BLOCKED_NETWORKS:
         if address.version == network.version and address in network:
             return f"{host} is a link-local address, where metadata services live"

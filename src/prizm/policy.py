@@ -95,12 +95,18 @@ def matches(name: str, patterns: Sequence[str], *, case_sensitive: bool = True) 
 def request_allowed(provider: Any, name: str, patterns: Sequence[str]) -> bool:
     """Return whether a provider's request for ``name`` is within ``patterns``.
 
-    A provider may define ``policy_name(name)`` (AWS turns an ARN into the secret's
-    name) and ``policy_case_sensitive`` (False for Key Vault).
+    A provider may define ``policy_allows(name, patterns)`` to decide itself (AWS
+    checks an ARN's account and region), ``policy_names(name)`` to give every form
+    the vault may read the name as, all of which must match (Vault, with and
+    without a ``data/`` segment), and ``policy_case_sensitive`` (False for Key
+    Vault).
     """
     if not patterns:
         return True
-    namer = getattr(provider, "policy_name", None)
-    policy_name = namer(name) if callable(namer) else name
+    decide = getattr(provider, "policy_allows", None)
+    if callable(decide):
+        return bool(decide(name, patterns))
+    namer = getattr(provider, "policy_names", None)
+    names = list(namer(name)) if callable(namer) else [name]
     case_sensitive = bool(getattr(provider, "policy_case_sensitive", True))
-    return matches(policy_name, patterns, case_sensitive=case_sensitive)
+    return all(matches(each, patterns, case_sensitive=case_sensitive) for each in names)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MIN_LENGTH", "clear", "register", "scrub", "variants"]
+__all__ = ["MAX_VALUES", "MIN_LENGTH", "clear", "register", "scrub", "variants"]
 
 MASK = "********"
 
@@ -29,8 +29,6 @@ those two characters, so very short values are only protected by the masked
 """
 
 _lock = threading.Lock()
-_values: set[str] = set()
-_pattern: re.Pattern[str] | None = None
 
 
 def _base64_cores(raw: bytes) -> Iterable[str]:
@@ -70,42 +68,111 @@ def variants(value: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_LENGTH}
 
 
+MAX_VALUES = 10000
+"""How many values the registry keeps; the oldest are forgotten first.
+
+NOTE: a process that resolves more distinct values than this (a long-lived worker
+over many rotations) no longer masks the oldest ones in free text. Those are
+values no current run uses; ``SecretValue`` still prints masked whatever its age.
+"""
+
+PREFIX_WIDTHS = (16, 8, MIN_LENGTH)
+"""Forms are indexed by their first 16, 8 or 4 characters, the longest that fits,
+so values that share a short prefix (AWS session tokens share 16) stay apart."""
+
+_values: OrderedDict[str, frozenset[str]] = OrderedDict()
+_form_counts: dict[str, int] = {}
+_by_prefix: dict[int, dict[str, set[str]]] = {width: {} for width in PREFIX_WIDTHS}
+
+
+def _width(form: str) -> int:
+    return next(width for width in PREFIX_WIDTHS if len(form) >= width)
+
+
+def _add_forms(forms: frozenset[str]) -> None:
+    for form in forms:
+        count = _form_counts.get(form, 0)
+        _form_counts[form] = count + 1
+        if count == 0:
+            width = _width(form)
+            _by_prefix[width].setdefault(form[:width], set()).add(form)
+
+
+def _remove_forms(forms: frozenset[str]) -> None:
+    for form in forms:
+        count = _form_counts.get(form, 0) - 1
+        if count > 0:
+            _form_counts[form] = count
+            continue
+        _form_counts.pop(form, None)
+        width = _width(form)
+        index = _by_prefix[width]
+        bucket = index.get(form[:width])
+        if bucket is not None:
+            bucket.discard(form)
+            if not bucket:
+                del index[form[:width]]
+
+
 def register(value: str) -> None:
     """Add ``value`` to the registry so ``scrub()`` masks it from now on."""
-    global _pattern
     if len(value) < MIN_LENGTH:
         return
     with _lock:
         if value in _values:
+            _values.move_to_end(value)
             return
-        _values.add(value)
-        _pattern = None
+    forms = frozenset(variants(value))
+    with _lock:
+        if value in _values:
+            return
+        _values[value] = forms
+        _add_forms(forms)
+        while len(_values) > MAX_VALUES:
+            _, old_forms = _values.popitem(last=False)
+            _remove_forms(old_forms)
 
 
 def clear() -> None:
     """Forget every registered value. Tests use this between cases."""
-    global _pattern
     with _lock:
         _values.clear()
-        _pattern = None
-
-
-def _compiled() -> re.Pattern[str] | None:
-    global _pattern
-    with _lock:
-        if _pattern is None and _values:
-            forms: set[str] = set()
-            for value in _values:
-                forms |= variants(value)
-            # Longest first, so a form that contains another is masked whole.
-            ordered = sorted(forms, key=len, reverse=True)
-            _pattern = re.compile("|".join(re.escape(form) for form in ordered))
-        return _pattern
+        _form_counts.clear()
+        for index in _by_prefix.values():
+            index.clear()
 
 
 def scrub(text: str) -> str:
-    """Return ``text`` with every registered value, in any known form, masked."""
-    pattern = _compiled()
-    if pattern is None or not text:
+    """Return ``text`` with every registered value, in any known form, masked.
+
+    Forms are indexed by their prefixes, so the cost is three lookups per character
+    of ``text``, whatever the number of registered values. At each position the
+    longest matching form is masked.
+    """
+    if not text or not _form_counts:
         return text
-    return pattern.sub(MASK, text)
+    indexes = [(width, _by_prefix[width]) for width in PREFIX_WIDTHS]
+    pieces: list[str] = []
+    start = 0
+    index = 0
+    limit = len(text) - MIN_LENGTH + 1
+    while index < limit:
+        found: str | None = None
+        for width, prefixes in indexes:
+            bucket = prefixes.get(text[index : index + width])
+            if bucket:
+                matching = [f for f in tuple(bucket) if text.startswith(f, index)]
+                if matching:
+                    found = max(matching, key=len)
+                    break
+        if found is not None:
+            pieces.append(text[start:index])
+            pieces.append(MASK)
+            index += len(found)
+            start = index
+            continue
+        index += 1
+    if not pieces:
+        return text
+    pieces.append(text[start:])
+    return "".join(pieces)

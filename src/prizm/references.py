@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prizm.errors import EmptyValue, InvalidReference, KeyNotFound, NotJson, NullValue
@@ -295,8 +295,8 @@ def _follow_dotted(document: dict[str, Any], key: str) -> Any:
 class LoadedDocument:
     """A secret document with its JSON parsed once, for several keys."""
 
-    text: str
-    parsed: Any
+    text: str = field(repr=False)
+    parsed: Any = field(repr=False)
     error_position: tuple[int, int] | None
 
 

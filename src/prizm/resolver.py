@@ -190,8 +190,8 @@ class Resolver:
             outcome = fetched.get((item.provider.name, item.request))
             if outcome is None:
                 outcome = ServiceError(
-                    f"The provider returned no outcome for secret "
-                    f"'{item.request.name}'.",
+                    f"Integration '{item.provider.name}' ({item.provider.location()}) "
+                    f"returned no outcome for secret '{item.request.name}'.",
                     hint="Retry; if it persists, report it with the Prizm version.",
                     integration=item.provider.name,
                     location=item.provider.location(),

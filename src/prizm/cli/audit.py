@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from prizm.audit import parse_since
 from prizm.cli.context import store
 from prizm.cli.output import json_mode, stdout
-from prizm.errors import UsageError
 
-__all__ = ["audit_command", "parse_since"]
-
-DURATION = re.compile(r"(\d+)([smhd])")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """Parse ``--since``: an ISO 8601 time, or a duration back from now (``24h``)."""
-    now = now or datetime.now(UTC)
-    match = DURATION.fullmatch(text.strip())
-    if match is not None:
-        amount, unit = match.groups()
-        return now - timedelta(**{UNITS[unit]: int(amount)})
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"--since must be an ISO 8601 time or a duration such as 24h, "
-            f"not {text!r}.",
-            hint="For example: --since 2026-12-01T00:00:00Z or --since 7d.",
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+__all__ = ["audit_command"]
 
 
 def audit_command(

@@ -8,6 +8,7 @@ from prizm.jobs import JobService
 from prizm.resolver import Resolver
 from prizm.schedules import ScheduleService
 from prizm.store import Store, open_store
+from prizm.users import UserService
 
 __all__ = [
     "connector_service",
@@ -16,6 +17,7 @@ __all__ = [
     "resolver",
     "schedule_service",
     "store",
+    "user_service",
 ]
 
 
@@ -41,3 +43,7 @@ def job_service() -> JobService:
 
 def schedule_service() -> ScheduleService:
     return ScheduleService(store())
+
+
+def user_service() -> UserService:
+    return UserService(store())

@@ -33,6 +33,12 @@ def rotate(json_output: JsonOption = False) -> None:
             stdout.print(
                 f"Retired keys: {', '.join(report.retired_key_ids)}", markup=False
             )
+        if report.pending:
+            stdout.print(
+                "These integrations changed during the rotation, so the old keys "
+                f"were kept: {', '.join(report.pending)}. Run prizm keys rotate again.",
+                markup=False,
+            )
         if report.unreadable:
             stdout.print(
                 "These integrations' credentials open with no known key, so the old "

@@ -28,6 +28,8 @@ from prizm.cli import (
     rotate,
     runs,
     secret,
+    serve,
+    user,
     worker,
 )
 from prizm.cli.output import print_error, state
@@ -59,6 +61,9 @@ app.command(
 app.command("rotate")(rotate.rotate)
 app.command("worker")(worker.worker_command)
 app.command("scheduler")(worker.scheduler_command)
+app.add_typer(user.user_app, name="user")
+app.add_typer(user.token_app, name="token")
+app.command("serve")(serve.serve_command)
 
 # Imported for their commands, which register on the integration groups.
 _ = (integration_aws, integration_azure, integration_hashicorp)

@@ -45,7 +45,7 @@ def record_reads(resolution: Resolution, command: str) -> None:
                     version_id=outcome.source.version_id,
                 )
             )
-    audit.record_many(store(), events)
+    audit.record_many(store(), events, strict=True)
 
 
 @app.command("get")

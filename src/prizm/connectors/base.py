@@ -81,7 +81,8 @@ class FieldValues:
         if value is None or value == "":
             raise InvalidField(
                 f"The field '{name}' has no value.",
-                hint=f"Set it with: prizm connector update <name> --field {name}=...",
+                hint="Set it on the connector with: prizm connector update "
+                f"CONNECTOR --field {name}=VALUE.",
             )
         return value
 
@@ -123,7 +124,8 @@ class ConnectorType(Protocol):
 def scrubbed(exc: BaseException) -> str:
     """Return a driver exception's message with every known secret value masked."""
     text = str(exc).strip() or exc.__class__.__name__
-    return redaction.scrub(" ".join(text.split()))
+    # Mask first: collapsing whitespace could change a value so it no longer matches.
+    return " ".join(redaction.scrub(text).split())
 
 
 PORT = re.compile(r"[0-9]{1,5}")

@@ -19,6 +19,7 @@ from prizm.references import Reference
 from prizm.secrets import FetchedSecret
 
 __all__ = [
+    "CredentialSettings",
     "FetchCall",
     "FetchOutcome",
     "Provider",
@@ -61,6 +62,20 @@ FetchOutcome = FetchedSecret | PrizmError
 
 FetchCall = Callable[[], Mapping[SecretRequest, FetchOutcome]]
 """One unit of fetching: a single read or a batch, run on a worker thread."""
+
+
+class CredentialSettings(BaseModel):
+    """Base of integration settings models, which hold credentials in memory.
+
+    Pickling is rejected so settings never travel through a queue or a cache file;
+    credential fields are ``SecretStr``, so ``repr`` masks them.
+    """
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(
+            f"{type(self).__name__} holds credentials and cannot be pickled"
+        )
+
 
 StepStatus = Literal["ok", "warning", "failed", "skipped"]
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import hashlib
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from prizm.errors import CredentialsUnreadable, StoreError
 __all__ = [
     "MasterKey",
     "generate_key",
+    "key_lock",
     "key_source_stamp",
     "load_master_key",
     "load_master_keys",
@@ -130,16 +134,52 @@ def load_master_keys(*, create: bool = True) -> list[MasterKey]:
 
 
 def write_key_file(keys: list[MasterKey]) -> None:
-    """Replace the key file atomically with ``keys``, primary first, mode 0600."""
+    """Replace the key file atomically with ``keys``, primary first, mode 0600.
+
+    The new file is written under a unique name, synced, renamed over the old one,
+    and the directory is synced, so a crash leaves either file whole.
+    """
     path = key_file_path()
-    temporary = path.with_name(path.name + ".new")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         for key in keys:
             handle.write(base64.urlsafe_b64encode(key.key).decode("ascii") + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+@contextmanager
+def key_lock(*, exclusive: bool, wait: bool = True) -> Iterator[None]:
+    """Hold the key file's lock: shared to seal with the primary key, exclusive to
+    rotate. Between processes of one host only; with ``PRIZM_MASTER_KEY`` there is
+    no file, and the rotation procedure in the docs applies instead.
+
+    Raises ``StoreError`` when ``wait`` is false and another process holds it.
+    """
+    if os.environ.get("PRIZM_MASTER_KEY"):
+        yield
+        return
+    path = prizm_home() / (KEY_FILE_NAME + ".lock")
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(descriptor, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(
+                "Another key rotation is running on this host.",
+                hint="Wait for it to finish, then check with: prizm keys check.",
+            ) from None
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def key_source_stamp() -> tuple[str, float]:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from prizm.errors import IntegrationExists, UnknownIntegration
-from prizm.store.crypto import open_sealed, seal, sealed_key_id
+from prizm.store.crypto import key_lock, open_sealed, seal, sealed_key_id
 from prizm.store.database import session_scope
 from prizm.store.models import IntegrationRow, utcnow
 
@@ -75,6 +75,7 @@ class IntegrationRepository:
         self._store = store
 
     def _seal(self, name: str, credentials: dict[str, str]) -> str | None:
+        """Seal under the primary key. Call with the key lock held (shared)."""
         if not credentials:
             return None
         key = self._store.master_keys()[0]
@@ -87,17 +88,23 @@ class IntegrationRepository:
         settings: dict[str, Any],
         credentials: dict[str, str],
     ) -> IntegrationRecord:
-        """Store a new integration; raise ``IntegrationExists`` if the name is taken."""
-        sealed = self._seal(name, credentials)
-        row = IntegrationRow(
-            name=name,
-            type=type_name,
-            settings=settings,
-            credentials=sealed,
-            credential_fields=sorted(credentials),
-        )
+        """Store a new integration; raise ``IntegrationExists`` if the name is taken.
+
+        Sealing and committing happen under the shared key lock, so a key rotation
+        never misses a row sealed with the key it is retiring.
+        """
         try:
-            with session_scope(self._store.sessions) as session:
+            with (
+                key_lock(exclusive=False),
+                session_scope(self._store.sessions) as session,
+            ):
+                row = IntegrationRow(
+                    name=name,
+                    type=type_name,
+                    settings=settings,
+                    credentials=self._seal(name, credentials),
+                    credential_fields=sorted(credentials),
+                )
                 existing = session.scalar(
                     select(IntegrationRow).where(IntegrationRow.name == name)
                 )
@@ -116,7 +123,7 @@ class IntegrationRepository:
         credentials: dict[str, str],
     ) -> IntegrationRecord:
         """Replace settings and credentials of an existing integration."""
-        with session_scope(self._store.sessions) as session:
+        with key_lock(exclusive=False), session_scope(self._store.sessions) as session:
             row = self._row(session, name)
             row.settings = settings
             row.credentials = self._seal(name, credentials)

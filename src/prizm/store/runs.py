@@ -168,6 +168,13 @@ class RunRepository:
             session.flush()
             return row.id
 
+    def mark_running(self, run_id: int) -> None:
+        """Move a queued run to running and store its start time."""
+        with session_scope(self._store.sessions) as session:
+            row = self._row(session, run_id)
+            row.status = "running"
+            row.started_at = utcnow()
+
     def record_fields(
         self, run_id: int, uses: list[FieldUse], owner: RunOwner | None = None
     ) -> bool:

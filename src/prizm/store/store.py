@@ -16,12 +16,13 @@ from prizm.store.database import create_store_engine, migrate
 from prizm.store.integrations import IntegrationRepository
 from prizm.store.runs import RunRepository
 from prizm.store.schedules import ScheduleRepository
+from prizm.store.users import SessionRepository, TokenRepository, UserRepository
 
 __all__ = ["Store", "open_store"]
 
 
 class Store:
-    """Access to integrations, connectors and runs in one SQLAlchemy database."""
+    """Access to integrations, connectors, runs and users in one SQLAlchemy database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -64,6 +65,18 @@ class Store:
     @cached_property
     def schedules(self) -> ScheduleRepository:
         return ScheduleRepository(self)
+
+    @cached_property
+    def users(self) -> UserRepository:
+        return UserRepository(self)
+
+    @cached_property
+    def tokens(self) -> TokenRepository:
+        return TokenRepository(self)
+
+    @cached_property
+    def web_sessions(self) -> SessionRepository:
+        return SessionRepository(self)
 
     def close(self) -> None:
         self.engine.dispose()

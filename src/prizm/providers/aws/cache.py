@@ -3,9 +3,14 @@
 Off by default: with no cache every run reads the vault, so a rotation is always
 seen. With ``cache_ttl`` set, a cached version is reused only after
 ``DescribeSecret`` (a control-plane call with a higher quota than reads) confirms
-that the requested stage still points at it, so a run never gets a value that is no
-longer current. A version pinned by ID never changes and is reused without a call.
-Failures are never cached.
+that the secret is not scheduled for deletion and that the requested stage still
+points at the cached version (or, for a version pinned by ID, that the version still
+exists), so a run never gets a value that is no longer current. Failures are never
+cached.
+
+NOTE: revoking the identity's GetSecretValue permission or disabling the secret's
+KMS key is not visible to DescribeSecret, so cached values stay readable for up to
+``cache_ttl`` seconds after such a change.
 """
 
 from __future__ import annotations
@@ -86,8 +91,6 @@ def plan_cached(
         cached = cache.get(request)
         if cached is None:
             remaining.append(request)
-        elif request.selected("version-id") is not None:
-            calls.append(_constant(request, cached))
         else:
             calls.append(_revalidating(provider, cache, request, cached))
     return calls, remaining
@@ -104,13 +107,6 @@ def remember(cache: SecretCache, call: FetchCall) -> FetchCall:
         return outcomes
 
     return stored
-
-
-def _constant(request: SecretRequest, cached: FetchedSecret) -> FetchCall:
-    def call() -> Mapping[SecretRequest, FetchOutcome]:
-        return {request: cached}
-
-    return call
 
 
 def _revalidating(
@@ -133,11 +129,14 @@ def _revalidating(
 
 
 def _current_version(provider: AwsProvider, request: SecretRequest) -> str | None:
-    """Return the version ID the request's stage points at, from DescribeSecret.
+    """Return the version ID the request names, if DescribeSecret still shows it.
 
+    For a stage, the version the stage points at; for a pinned version ID, that ID
+    while the secret still has it. A secret scheduled for deletion gives None.
     Needs ``secretsmanager:DescribeSecret``. Any failure returns None, which makes
     the caller read the secret instead of trusting the cache.
     """
+    pinned = request.selected("version-id")
     stage = request.selected("version-stage") or "AWSCURRENT"
     client = provider.clients.client("secretsmanager", provider.region_of(request.name))
     try:
@@ -154,7 +153,12 @@ def _current_version(provider: AwsProvider, request: SecretRequest) -> str | Non
             error.code,
         )
         return None
-    for version, stages in (described.get("VersionIdsToStages") or {}).items():
+    if described.get("DeletedDate") is not None:
+        return None
+    versions = described.get("VersionIdsToStages") or {}
+    if pinned is not None:
+        return pinned if pinned in versions else None
+    for version, stages in versions.items():
         if stage in stages:
             return str(version)
     return None

@@ -12,6 +12,7 @@ key when that is a customer managed key, and optionally
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import threading
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 
 from prizm.errors import BinaryNotText, InvalidReference, ValueTooLarge
 from prizm.metrics import metrics
+from prizm.policy import matches
 from prizm.providers.aws.cache import SecretCache, plan_cached, remember
 from prizm.providers.aws.clients import AwsClients
 from prizm.providers.aws.errors import AwsErrorContext, map_aws_error, map_error_code
@@ -54,6 +56,7 @@ class AwsProvider:
         self.clients = AwsClients(name, settings)
         self._batch_denied = False
         self._batch_lock = threading.Lock()
+        self._account: str | None = None
         self.cache = SecretCache(settings.cache_ttl) if settings.cache_ttl > 0 else None
 
     def location(self) -> str:
@@ -131,14 +134,46 @@ class AwsProvider:
             read_timeout=self.settings.read_timeout,
         )
 
-    def policy_name(self, name: str) -> str:
-        """Return the name allowed-secret patterns are matched against.
+    def policy_allows(self, name: str, patterns: Sequence[str]) -> bool:
+        """Return whether the allowed-secret ``patterns`` admit ``name``.
 
-        For an ARN that is the part after ``:secret:`` (with the random suffix of a
-        full ARN), so ``prizm/*`` covers ``arn:...:secret:prizm/db-AbCdEf``.
+        A plain name is matched as written. An ARN is admitted when a pattern
+        matches the whole ARN, or when its name part (``prizm/db-AbCdEf``) matches
+        and the ARN is in the integration's region and the reading identity's own
+        account, so ``prizm/*`` never opens another account's ``prizm/`` secrets.
         """
         match = parse_secret_arn(name)
-        return match.group("name") if match is not None else name
+        if match is None:
+            return matches(name, patterns)
+        if matches(name, [p for p in patterns if p.startswith("arn:")]):
+            return True
+        if match.group("region") != self.settings.region:
+            return False
+        account = self.caller_account()
+        if account is None or match.group("account") != account:
+            return False
+        return matches(match.group("name"), patterns)
+
+    def caller_account(self) -> str | None:
+        """Return the account of the identity that reads secrets (STS, cached).
+
+        Needs ``sts:GetCallerIdentity``, which every AWS identity may call. Returns
+        None when it fails, and the caller then rejects the ARN.
+        """
+        if self._account is not None:
+            return self._account
+        client = self.clients.client("sts")
+        try:
+            identity = self._timed("GetCallerIdentity", client.get_caller_identity)
+        except Exception as exc:  # noqa: BLE001 - a failure means "not allowed"
+            log.warning(
+                "account lookup failed integration=%s error=%s",
+                self.name,
+                exc.__class__.__name__,
+            )
+            return None
+        self._account = str(identity.get("Account"))
+        return self._account
 
     def region_of(self, name: str) -> str:
         """Return the region to ask for ``name``: a full ARN's region wins."""
@@ -290,8 +325,9 @@ class AwsProvider:
             return dict(mapped)
 
         outcomes: dict[SecretRequest, FetchOutcome] = {}
+        matched = _match_values(chunk, values)
         for request in chunk:
-            value = _match_value(request.name, values)
+            value = matched.get(request)
             if value is not None:
                 outcomes[request] = self._fetched(request, value)
                 continue
@@ -321,7 +357,15 @@ class AwsProvider:
                     self.name,
                 )
         with ThreadPoolExecutor(max_workers=min(8, len(chunk))) as pool:
-            results = list(pool.map(self.get_secret_value, chunk))
+            # Each read runs in a copy of this context, so it is counted for the
+            # resolution that asked for it.
+            futures = [
+                pool.submit(
+                    contextvars.copy_context().run, self.get_secret_value, request
+                )
+                for request in chunk
+            ]
+            results = [future.result() for future in futures]
         return dict(zip(chunk, results, strict=True))
 
     def _fetched(
@@ -381,20 +425,38 @@ def _decode_binary(data: bytes | bytearray | memoryview) -> str | None:
         return None
 
 
-def _match_value(name: str, values: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Find the batch entry for a requested ID: a name, a full ARN or a partial ARN."""
-    for value in values:
-        if name in (value.get("Name"), value.get("ARN")):
-            return value
-    for value in values:
-        arn = str(value.get("ARN", ""))
-        if (
-            parse_secret_arn(name)
-            and arn.startswith(name + "-")
-            and len(arn) == len(name) + 7
-        ):
-            return value
-    return None
+def _match_values(
+    chunk: list[SecretRequest], values: list[dict[str, Any]]
+) -> dict[SecretRequest, dict[str, Any]]:
+    """Match batch entries to requests: ARNs first, then plain names.
+
+    A request written as an ARN takes the entry with that ARN (or, for a partial
+    ARN, that ARN plus the six-character suffix). A plain name then takes the one
+    remaining entry with that name; when two remain (the same name in two
+    accounts), it takes none and is read on its own, so a field never gets another
+    account's secret.
+    """
+    remaining = list(values)
+    matched: dict[SecretRequest, dict[str, Any]] = {}
+    for request in chunk:
+        if parse_secret_arn(request.name) is None:
+            continue
+        for value in remaining:
+            arn = str(value.get("ARN", ""))
+            partial = (
+                arn.startswith(request.name + "-") and len(arn) == len(request.name) + 7
+            )
+            if arn == request.name or partial:
+                matched[request] = value
+                remaining.remove(value)
+                break
+    for request in chunk:
+        if request in matched or parse_secret_arn(request.name) is not None:
+            continue
+        named = [value for value in remaining if value.get("Name") == request.name]
+        if len(named) == 1:
+            matched[request] = named[0]
+    return matched
 
 
 def _outcome_name(exc: Exception) -> str:

@@ -6,7 +6,6 @@ import re
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -15,6 +14,7 @@ from pydantic import (
 )
 
 from prizm.netpolicy import check_endpoint_url
+from prizm.providers.base import CredentialSettings
 
 __all__ = ["AwsSettings", "parse_secret_arn"]
 
@@ -46,7 +46,7 @@ def _check_url(value: str | None, label: str) -> str | None:
     return value.rstrip("/")
 
 
-class AwsSettings(BaseModel):
+class AwsSettings(CredentialSettings):
     """Region, authentication and endpoints of one AWS Secrets Manager integration."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

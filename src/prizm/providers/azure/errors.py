@@ -139,11 +139,13 @@ class KeyVaultError:
 
 def _first_line(text: str) -> str:
     """Return the first line of a service message, shortened and masked."""
+    # Mask before collapsing whitespace or cutting, which could change a value.
+    text = redaction.scrub(text)
     line = text.strip().splitlines()[0] if text.strip() else ""
     line = _WHITESPACE.sub(" ", line)
     if len(line) > MAX_DETAIL_LENGTH:
         line = line[:MAX_DETAIL_LENGTH] + "..."
-    return redaction.scrub(line)
+    return line
 
 
 def summarize(text: str) -> str:
@@ -151,11 +153,11 @@ def summarize(text: str) -> str:
 
     Chained credentials list one failure per line, so all lines are kept.
     """
-    text = text.split("To mitigate this issue", 1)[0]
+    text = redaction.scrub(text.split("To mitigate this issue", 1)[0])
     line = _WHITESPACE.sub(" ", text).strip()
     if len(line) > MAX_SUMMARY_LENGTH:
         line = line[:MAX_SUMMARY_LENGTH] + "..."
-    return redaction.scrub(line)
+    return line
 
 
 def _credentials_hint(context: AzureErrorContext) -> str:

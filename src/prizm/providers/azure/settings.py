@@ -15,13 +15,15 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     field_validator,
     model_validator,
 )
+
+from prizm.netpolicy import forbidden_host_reason
+from prizm.providers.base import CredentialSettings
 
 __all__ = [
     "AUTHORITY_BY_SUFFIX",
@@ -147,7 +149,7 @@ def vault_suffix(vault_url: str) -> str | None:
     return next((s for s in KEY_VAULT_SUFFIXES if host.endswith("." + s)), None)
 
 
-class AzureSettings(BaseModel):
+class AzureSettings(CredentialSettings):
     """Vault URL, authentication and connection settings of one Key Vault
     integration."""
 
@@ -210,6 +212,12 @@ class AzureSettings(BaseModel):
         )
         if not (HOST.fullmatch(host) or is_loopback_host(host)):
             raise ValueError(f"the authority host {host!r} is not a valid host name")
+        reason = forbidden_host_reason(host)
+        if reason is not None:
+            raise ValueError(
+                f"the authority host may not be {host}: {reason}, and Prizm would "
+                "send the client credentials there"
+            )
         return _format_url(host, port)
 
     @field_validator("certificate_file", "ca_bundle")

@@ -114,8 +114,8 @@ def vault_messages(exc: BaseException) -> str:
         return ""
     if isinstance(errors, str):
         errors = [errors]
-    text = "; ".join(" ".join(str(item).split()) for item in errors)
-    text = redaction.scrub(text)
+    # Mask before collapsing whitespace or cutting, which could change a value.
+    text = "; ".join(" ".join(redaction.scrub(str(item)).split()) for item in errors)
     if len(text) > MAX_MESSAGE_LENGTH:
         text = text[:MAX_MESSAGE_LENGTH] + "..."
     return text
@@ -138,11 +138,13 @@ def _map(exc: BaseException, context: VaultErrorContext) -> PrizmError:
         return _login_failed(exc.original, context)
     if isinstance(exc, TokenRejected):
         return TokenExpired(
-            f"The integration's static token was rejected {context.where()}. It "
-            "has expired or been revoked, or it may not look itself up.",
+            f"The integration's static token was rejected {context.where()}, and "
+            "it could not look itself up: it has expired or been revoked, or it "
+            "lacks the default policy, which allows auth/token/lookup-self.",
             hint="Supply a new token with: "
             f"{context.update_command()} --token-stdin, or switch to a method that "
-            "logs in again on its own (approle, kubernetes or userpass).",
+            "logs in again on its own (approle, kubernetes or userpass). If the "
+            "token is still valid, attach the default policy to it.",
             **context.fields(),
         )
     if isinstance(exc, hvac.exceptions.VaultError):

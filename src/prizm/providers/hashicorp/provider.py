@@ -144,6 +144,20 @@ class HashicorpProvider:
             attempts=MAX_ATTEMPTS,
         )
 
+    def policy_names(self, name: str) -> list[str]:
+        """Return every path ``name`` may read, for the allowed-secrets check.
+
+        Which segment is a KV v2 mount's ``data/`` is known only once the mount
+        table is read, so the name is also checked with each ``data`` segment
+        removed, and every form must be allowed.
+        """
+        segments = name.split("/")
+        forms = [name]
+        for index, segment in enumerate(segments[1:], start=1):
+            if segment == "data":
+                forms.append("/".join(segments[:index] + segments[index + 1 :]))
+        return forms
+
     def plan_fetch(
         self, requests: Sequence[SecretRequest], *, fresh: bool = False
     ) -> list[FetchCall]:
@@ -173,6 +187,8 @@ class HashicorpProvider:
         except hvac.exceptions.Forbidden:
             if self.tokens.is_current(token) and self.tokens.is_valid():
                 raise
+        # NOTE: a token that lacks the default policy cannot look itself up, so a
+        # missing read policy also costs one new login here before it is reported.
         self.tokens.discard(token)
         self.tokens.token()
         return self.connection.call(operation, lambda: function(client))

@@ -11,7 +11,6 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -20,6 +19,7 @@ from pydantic import (
 )
 
 from prizm.netpolicy import forbidden_host_reason
+from prizm.providers.base import CredentialSettings
 
 __all__ = [
     "AUTH_METHODS",
@@ -72,7 +72,7 @@ def _check_path(value: str | None, label: str) -> str | None:
     return value
 
 
-class HashicorpSettings(BaseModel):
+class HashicorpSettings(CredentialSettings):
     """Address, namespace, authentication and TLS of one Vault integration."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,7 +1,7 @@
 """Add connector schedules, and the claim and lease columns of queued runs.
 
 Revision ID: 0003_schedules
-Revises: 0001
+Revises: 0002_web
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_schedules"
-down_revision = "0001"
+down_revision = "0002_web"
 branch_labels = None
 depends_on = None
 
