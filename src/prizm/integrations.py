@@ -222,7 +222,7 @@ class IntegrationService:
         kind = provider_type(record.type)
         settings = self.validate(kind, self._merge(record, changes, clear))
         plain, secret = self._split(kind, settings)
-        self._check_destination(record, kind, plain, changes)
+        self._check_destination(record, kind, plain, secret, changes)
         updated = self.store.integrations.update(name, plain, secret)
         self.forget_provider(name)
         changed = sorted(field for field, value in changes.items() if value is not None)
@@ -263,16 +263,21 @@ class IntegrationService:
         record: IntegrationRecord,
         kind: ProviderType,
         plain: Mapping[str, Any],
+        secret: Mapping[str, str],
         changes: Mapping[str, Any],
     ) -> None:
-        """Reject moving stored credentials to a new destination without re-entry."""
+        """Reject moving stored credentials to a new destination without re-entry.
+
+        Credentials given with the change may go anywhere; a stored credential that
+        the change keeps may not follow a changed destination field.
+        """
         moved = [
             field
             for field in kind.destination_fields
             if plain.get(field) != record.settings.get(field)
         ]
-        supplied = any(changes.get(field) for field in kind.credential_fields)
-        if not moved or not record.credential_fields or supplied:
+        kept = [field for field in secret if not changes.get(field)]
+        if not moved or not kept:
             return
         raise InvalidIntegration(
             f"Changing {', '.join(moved)} of integration '{record.name}' would send "
@@ -456,9 +461,9 @@ class IntegrationService:
         record = self.store.integrations.get(name)
         kind = provider_type(record.type)
         values = self._merge(record, changes, clear)
-        plain, _ = self._split(kind, self.validate(kind, values))
+        plain, secret = self._split(kind, self.validate(kind, values))
         # Testing at a new destination would send the stored credentials there too.
-        self._check_destination(record, kind, plain, changes)
+        self._check_destination(record, kind, plain, secret, changes)
         return self.test_unsaved(record.type, name, values, secrets)
 
     def test_unsaved(

@@ -19,6 +19,7 @@ def aws_body(aws: AwsFixture, secret_key: str, **settings: Any) -> dict[str, Any
         "access_key_id": ACCESS_KEY_ID,
         "secret_access_key": secret_key,
         "endpoint_url": aws.endpoint,
+        "allow_http": True,
     }
     values.update(settings)
     return {"type": "aws", "settings": values}
@@ -121,10 +122,32 @@ class TestReadAndChange:
         )
 
         response = client.patch(
-            "/api/v1/integrations/aws", json={"clear": ["endpoint_url"]}
+            "/api/v1/integrations/aws", json={"clear": ["kms_key_arn", "role_arn"]}
         )
 
-        assert "endpoint_url" not in response.json()["settings"]
+        assert response.status_code == 200, response.text
+        assert "kms_key_arn" not in response.json()["settings"]
+
+    def test_new_destination_needs_credentials(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        client = web.api("admin")
+        key = canaries.make("key")
+        client.post("/api/v1/integrations", json=aws_body(aws, key))
+
+        moved = client.patch(
+            "/api/v1/integrations/aws", json={"clear": ["endpoint_url"]}
+        )
+        resupplied = client.patch(
+            "/api/v1/integrations/aws",
+            json={"clear": ["endpoint_url"], "settings": {"secret_access_key": key}},
+        )
+
+        assert moved.status_code == 422
+        assert moved.json()["error"]["code"] == "invalid_integration"
+        assert "must be entered again" in moved.json()["error"]["message"]
+        assert resupplied.status_code == 200, resupplied.text
+        assert "endpoint_url" not in resupplied.json()["settings"]
 
     def test_remove_referenced_409(
         self, web: Web, aws: AwsFixture, canaries: Canaries, database: Database

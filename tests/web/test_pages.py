@@ -25,6 +25,7 @@ def aws_form(
         "access_key_id": ACCESS_KEY_ID,
         "secret_access_key": secret_key,
         "endpoint_url": aws.endpoint,
+        "allow_http": "on",
     }
     form.update(extra)
     return form

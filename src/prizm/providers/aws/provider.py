@@ -145,7 +145,8 @@ class AwsProvider:
         match = parse_secret_arn(name)
         if match is None:
             return matches(name, patterns)
-        if matches(name, [p for p in patterns if p.startswith("arn:")]):
+        arn_patterns = [pattern for pattern in patterns if pattern.startswith("arn:")]
+        if arn_patterns and matches(name, arn_patterns):
             return True
         if match.group("region") != self.settings.region:
             return False

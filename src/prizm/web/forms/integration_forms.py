@@ -187,7 +187,7 @@ def settings_from_form(
         if not field.visible(values):
             continue
         value = _value(field, values)
-        if value in (None, "", ()):
+        if value is False or value in (None, "", ()):
             continue
         settings[field.name] = value
     return settings

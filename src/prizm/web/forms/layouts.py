@@ -48,6 +48,8 @@ AWS_LAYOUT = Layout(
         "connect_timeout": "Connect timeout (seconds)",
         "read_timeout": "Read timeout (seconds)",
         "max_attempts": "Attempts per call",
+        "allow_http": "Allow http:// endpoint URLs",
+        "cache_ttl": "Cache TTL (seconds)",
     },
     help={
         "auth": "IAM Role uses the server's AWS credential chain (environment, "
@@ -58,6 +60,10 @@ AWS_LAYOUT = Layout(
         "external_id": "The External ID that the role's trust policy requires.",
         "endpoint_url": "For VPC endpoints or emulators; applies to Secrets "
         "Manager, STS and KMS.",
+        "allow_http": "Only for local emulators: credentials and requests then "
+        "travel unencrypted.",
+        "cache_ttl": "Seconds to reuse a secret across runs after DescribeSecret "
+        "confirms it is current; 0 reads the vault on every run.",
         "session_token": "Only for temporary credentials.",
         "max_attempts": "Attempts per AWS call, retries included.",
     },
@@ -80,6 +86,8 @@ AWS_LAYOUT = Layout(
         "connect_timeout",
         "read_timeout",
         "max_attempts",
+        "allow_http",
+        "cache_ttl",
     ),
     show_when={
         "access_key_id": AWS_KEYS,
