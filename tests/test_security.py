@@ -430,3 +430,156 @@ class TestLogMasking:
 
         assert "cnry" not in redaction.scrub(header)
         assert redaction.scrub(header) != header
+
+
+class TestReviewFindings:
+    """Behaviours found by trying Prizm as a new user would."""
+
+    def test_rotate_held_to_allowed_list_and_audited(
+        self, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        aws.add_integration(allowed_secrets="prizm/*")
+        aws.create_secret("other/db", json.dumps({"password": canaries.make("rot")}))
+
+        refused = run_cli(
+            ["rotate", "vault://aws/other/db", "--strategy", "single-user"]
+        )
+        events = run_cli(["audit", "--json"]).out.splitlines()
+
+        assert refused.status == 1
+        assert "error[reference_not_allowed]" in refused.err
+        assert "own region and account" not in refused.err
+        assert aws.client().describe_secret(SecretId="other/db")["VersionIdsToStages"]
+        assert not any('"secret.rotate"' in line for line in events)
+
+    def test_missing_key_file_not_replaced(
+        self, prizm_home: Path, canaries: Canaries
+    ) -> None:
+        add_keyed_integrations(1, canaries)
+        reset_stores()
+        (prizm_home / "master.key").rename(prizm_home / "master.key.away")
+
+        checked = run_cli(["keys", "check", "--json"])
+        added = run_cli(
+            ["integration", "add", "aws", "later", "--region", "us-east-1", "--auth",
+             "access-keys", "--access-key-id", "AKIAIOSFODNN7EXAMPLE",
+             "--secret-access-key-stdin"],
+            stdin="key\n",
+        )  # fmt: skip
+
+        assert checked.status == 1
+        assert not (prizm_home / "master.key").exists()
+        assert added.status == 1
+        assert added.err.startswith("error[credentials_unreadable]")
+        assert "master key is missing" in added.err
+
+    def test_store_file_is_private(self, prizm_home: Path, canaries: Canaries) -> None:
+        add_keyed_integrations(1, canaries)
+
+        mode = os.stat(prizm_home / "prizm.db").st_mode & 0o777
+
+        assert mode == 0o600
+
+    def test_secret_field_literal_not_echoed(
+        self, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        aws.add_integration()
+        literal = "vault:" + canaries.make_plain("typed-password")
+
+        result = run_cli(
+            ["connector", "add", "postgres", "c", "-f", "host=h", "-f", "database=d",
+             "-f", "username=u", "-f", f"password={literal}"]
+        )  # fmt: skip
+
+        assert result.status == 1
+        assert result.err.startswith(
+            "error[invalid_reference]: Field 'password' is secret"
+        )
+
+    def test_unknown_fields_to_clear_rejected(
+        self, aws: AwsFixture, database: Database
+    ) -> None:
+        aws.add_integration()
+        service = IntegrationService(open_store())
+
+        with pytest.raises(InvalidIntegration):
+            service.update("aws", {}, clear=["anything"])
+        result = run_cli(["connector", "update", "nothing-here", "--unset", "x"])
+
+        assert result.err.startswith("error[unknown_connector]")
+
+    def test_huge_run_id_is_not_found(self) -> None:
+        result = run_cli(["runs", "--id", "99999999999999999999999"])
+
+        assert result.status == 1
+        assert result.err.startswith("error[run_not_found]")
+
+    def test_runs_of_unknown_connector(self) -> None:
+        result = run_cli(["runs", "ghost"])
+
+        assert result.status == 1
+        assert result.err.startswith("error[unknown_connector]")
+
+    def test_nul_in_password_is_explained(
+        self, aws: AwsFixture, database: Database
+    ) -> None:
+        aws.add_integration()
+        credentials = database.secret_json() | {"password": "pass\u0000word"}
+        aws.create_secret("prizm/nul", json.dumps(credentials))
+        ConnectorService(open_store()).add(
+            "postgres",
+            "nul",
+            {
+                "host": database.host,
+                "port": str(database.port),
+                "database": database.name,
+                "username": "vault://aws/prizm/nul#username",
+                "password": "vault://aws/prizm/nul#password",
+            },
+        )
+
+        run = JobService(open_store()).run("nul")
+
+        assert run.error_code == "invalid_field"
+        assert "NUL character" in (run.error_message or "")
+
+    def test_missing_stage_is_version_not_found(self, aws: AwsFixture) -> None:
+        aws.add_integration()
+        aws.create_secret("staged", '{"k": "v"}')
+
+        result = run_cli(["secret", "get", "vault://aws/staged?version-stage=NOPE#k"])
+
+        assert result.err.startswith("error[version_not_found]")
+
+    def test_broker_url_on_metadata_address_rejected(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from prizm.errors import BrokerUnavailable
+        from prizm.worker.settings import WorkerSettings
+
+        monkeypatch.setenv("PRIZM_BROKER_URL", "redis://169.254.169.254:6379/0")
+
+        with pytest.raises(BrokerUnavailable):
+            WorkerSettings.from_environment()
+
+    def test_restrict_warns_about_broken_connectors(
+        self, aws: AwsFixture, database: Database
+    ) -> None:
+        aws.add_integration()
+        ConnectorService(open_store()).add(
+            "postgres",
+            "legacy",
+            {
+                "host": "h",
+                "database": "d",
+                "username": "u",
+                "password": "vault://aws/legacy/db#password",
+            },
+        )
+
+        result = run_cli(
+            ["integration", "restrict", "aws", "--allowed-secrets", "prizm/*"]
+        )
+
+        assert result.status == 0
+        assert "connector 'legacy'" in result.err

@@ -15,7 +15,7 @@ from typing import Any
 from prizm import audit
 from prizm.connectors.base import ConnectorType
 from prizm.connectors.registry import all_connector_types, connector_type
-from prizm.errors import InvalidField, PrizmError
+from prizm.errors import InvalidField, InvalidReference, PrizmError
 from prizm.integrations import IntegrationService
 from prizm.references import INTEGRATION_NAME, MAX_REFERENCE_LENGTH, is_reference
 from prizm.resolver import Resolver
@@ -128,7 +128,8 @@ class ConnectorService:
             if specs[name].secret and not is_reference(value):
                 raise self._literal_secret(kind, name)
         kind.validate(cleaned)
-        self._check_references(cleaned)
+        secret = {spec.name for spec in kind.fields if spec.secret}
+        self._check_references(cleaned, secret)
         return cleaned
 
     def validate_field(self, type_name: str, name: str, value: str) -> None:
@@ -154,7 +155,7 @@ class ConnectorService:
         if specs[name].secret and not is_reference(value):
             raise self._literal_secret(kind, name)
         kind.validate({name: value})
-        self._check_references({name: value})
+        self._check_references({name: value}, {name} if specs[name].secret else set())
 
     def _literal_secret(self, kind: ConnectorType, name: str) -> InvalidField:
         names = self.store.integrations.names()
@@ -166,7 +167,9 @@ class ConnectorService:
             f"vault://{integration}/prizm/{kind.type_name}#{name}.",
         )
 
-    def _check_references(self, fields: Mapping[str, str]) -> None:
+    def _check_references(
+        self, fields: Mapping[str, str], secret: set[str] | frozenset[str] = frozenset()
+    ) -> None:
         references = {
             name: value
             for name, value in fields.items()
@@ -181,8 +184,18 @@ class ConnectorService:
                 )
         parsed = self.resolver.parse(references)
         for name, outcome in parsed.items():
-            if isinstance(outcome, PrizmError):
-                raise outcome.reworded(f"Field '{name}': {outcome.message}")
+            if not isinstance(outcome, PrizmError):
+                continue
+            if name in secret and outcome.code == "invalid_reference":
+                # A malformed reference in a secret field may be a password that
+                # happens to start with "vault:", so its text is not repeated.
+                error = InvalidReference(
+                    f"Field '{name}' is secret and holds no valid reference (its "
+                    "value was not stored or shown).",
+                    hint=outcome.hint,
+                )
+                raise error
+            raise outcome.reworded(f"Field '{name}': {outcome.message}")
 
     def check_name(self, name: str) -> None:
         if not INTEGRATION_NAME.fullmatch(name):
@@ -214,6 +227,14 @@ class ConnectorService:
     ) -> ConnectorRecord:
         """Change some fields of a connector; the others are kept."""
         record = self.store.connectors.get(name)
+        specs = {spec.name for spec in connector_type(record.type).fields}
+        unknown = sorted(set(unset or []) - specs)
+        if unknown:
+            raise InvalidField(
+                f"A {record.type} connector has no field "
+                f"{', '.join(repr(field) for field in unknown)} to unset.",
+                hint=f"Its fields are: {', '.join(sorted(specs))}.",
+            )
         fields = dict(record.fields)
         for field in unset or []:
             fields.pop(field, None)

@@ -39,6 +39,7 @@ def parse_env_file(text: str, source: str) -> list[EnvEntry]:
     """Parse env file ``text``; ``source`` names the file in errors."""
     entries: list[EnvEntry] = []
     seen: dict[str, int] = {}
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):

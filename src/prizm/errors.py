@@ -7,6 +7,8 @@ message ever contains a secret value, a payload or a credential.
 
     PrizmError
     ├── UsageError                      usage_error (exit status 2)
+    │   ├── CommandNotFound             command_not_found (exit status 127)
+    │   └── CommandNotExecutable        command_not_executable (exit status 126)
     ├── InvalidReference                invalid_reference
     ├── ReferenceNotAllowed             reference_not_allowed
     ├── IntegrationError
@@ -90,6 +92,8 @@ __all__ = [
     "AuthenticationFailed",
     "BinaryNotText",
     "BrokerUnavailable",
+    "CommandNotExecutable",
+    "CommandNotFound",
     "ConnectionFailed",
     "ConnectorError",
     "ConnectorExists",
@@ -153,6 +157,17 @@ __all__ = [
 ]
 
 
+def sentence(text: str) -> str:
+    """Return ``text`` ending in punctuation, so another sentence can follow it.
+
+    Driver messages often end without a full stop.
+    """
+    stripped = text.rstrip()
+    if not stripped or stripped[-1] in ".!?":
+        return stripped
+    return stripped + "."
+
+
 class PrizmError(Exception):
     """Base of every error Prizm raises on purpose.
 
@@ -184,7 +199,7 @@ class PrizmError(Exception):
     def text(self) -> str:
         """The message followed by the hint, as one line."""
         if self.hint:
-            return f"{self.message} {self.hint}"
+            return f"{sentence(self.message)} {self.hint}"
         return self.message
 
     def for_reference(self, reference: str) -> PrizmError:
@@ -229,6 +244,21 @@ class UsageError(PrizmError):
     code = "usage_error"
     exit_status = 2
     http_status = 422
+
+
+class CommandNotFound(UsageError):
+    """Raised when ``prizm exec`` cannot find the command; exit status 127 as a
+    shell gives."""
+
+    code = "command_not_found"
+    exit_status = 127
+
+
+class CommandNotExecutable(UsageError):
+    """Raised when ``prizm exec`` may not run the command; exit status 126."""
+
+    code = "command_not_executable"
+    exit_status = 126
 
 
 class InvalidReference(PrizmError):

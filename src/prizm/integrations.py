@@ -181,6 +181,26 @@ class IntegrationService:
         log.info("integration added name=%s type=%s", name, kind.type_name)
         return record
 
+    def references_outside(self, name: str) -> dict[str, builtins.list[str]]:
+        """Return, by connector, the fields whose references the allowed list of
+        integration ``name`` now excludes: the runs that will be refused."""
+        provider = self.provider(name)
+        patterns = self.allowed_secrets(name)
+        outside: dict[str, builtins.list[str]] = {}
+        for connector in self.store.connectors.all():
+            for field, value in connector.fields.items():
+                if not is_reference(value):
+                    continue
+                try:
+                    reference = parse_reference(value)
+                except PrizmError:
+                    continue
+                if reference.integration != name:
+                    continue
+                if not request_allowed(provider, reference.name, patterns):
+                    outside.setdefault(connector.name, []).append(field)
+        return outside
+
     def check_patterns(self, patterns: Sequence[str]) -> list[str]:
         try:
             return check_patterns(patterns)
@@ -245,6 +265,15 @@ class IntegrationService:
     ) -> dict[str, Any]:
         """Return the stored settings and credentials with ``changes`` applied."""
         kind = provider_type(record.type)
+        known = set(kind.settings_model.model_fields)
+        unknown = sorted(set(clear) - known)
+        if unknown:
+            raise InvalidIntegration(
+                f"A {kind.display_name} integration has no setting "
+                f"{', '.join(repr(name) for name in unknown)} to clear.",
+                hint=f"Its settings are: {', '.join(sorted(known))}.",
+                integration=record.name,
+            )
         merged: dict[str, Any] = dict(record.settings)
         merged.update(self.store.integrations.credentials(record))
         for field in clear:

@@ -22,7 +22,7 @@ from typing import Any
 from prizm import audit
 from prizm.connectors.base import FieldValues, JobResult, ProgressCallback
 from prizm.connectors.registry import connector_type
-from prizm.errors import AuthenticationFailed, JobFailed, PrizmError
+from prizm.errors import AuthenticationFailed, JobFailed, PrizmError, sentence
 from prizm.integrations import IntegrationService
 from prizm.redaction import scrub
 from prizm.references import is_reference
@@ -214,13 +214,14 @@ class JobService:
             if not second.resolution.ok:
                 error = _resolution_error(second.resolution)
                 raise error.reworded(
-                    f"{failure.message} Re-reading the secrets after that failed: "
-                    f"{error.message}"
+                    f"{sentence(failure.message)} Re-reading the secrets after that "
+                    f"failed: {error.message}"
                 ) from None
             if not _changed(first.resolution, second.resolution):
                 raise failure.reworded(
-                    f"{failure.message} The secrets did not change since they were "
-                    "read, so the stored secret no longer matches the system."
+                    f"{sentence(failure.message)} The secrets did not change since "
+                    "they were read, so the stored secret no longer matches the "
+                    "system."
                 ) from None
             log.info("secrets changed, retrying once run_id=%s", run_id)
             progress("secrets rotated, reconnecting once", None)
@@ -297,9 +298,10 @@ def _resolution_error(resolution: Resolution) -> PrizmError:
     field, first = next(iter(errors.items()))
     if len(errors) == 1:
         return first.reworded(f"Field '{field}': {first.message}")
-    others = ", ".join(
-        f"'{name}' ({error.code})" for name, error in list(errors.items())[1:]
-    )
+    rest = list(errors.items())[1:]
+    others = ", ".join(f"'{name}' ({error.code})" for name, error in rest[:20])
+    if len(rest) > 20:
+        others += f" and {len(rest) - 20} more"
     return first.reworded(
         f"{len(errors)} references failed to resolve, so no connection was made. "
         f"Field '{field}': {first.message} Also failed: {others}."

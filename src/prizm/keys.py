@@ -24,7 +24,6 @@ from prizm.store.crypto import (
     MasterKey,
     generate_key,
     key_lock,
-    load_master_keys,
     sealed_key_id,
     write_key_file,
 )
@@ -73,7 +72,7 @@ def rotate_keys(store: Store) -> RotationReport:
 
 def _rotate(store: Store) -> RotationReport:
     from_environment = bool(os.environ.get("PRIZM_MASTER_KEY"))
-    keys = load_master_keys()
+    keys = store.master_keys()
     if from_environment and len(keys) < 2:
         raise UsageError(
             "PRIZM_MASTER_KEY holds one key, so there is nothing to rotate to.",

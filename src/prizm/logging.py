@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,16 +44,38 @@ _STANDARD_ATTRIBUTES = frozenset(
 ) | {"message", "asctime"}
 
 
+def _masked_argument(value: Any) -> Any:
+    """Return a log argument with registered values masked, keeping its type when
+    nothing needed masking, so that formatters that read ``record.args`` (uvicorn's
+    access log unpacks them) keep working."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return redaction.scrub(value)
+    try:
+        text, shown = str(value), repr(value)
+    except Exception:  # noqa: BLE001 - an argument that cannot print is left out
+        return "<unprintable>"
+    masked = redaction.scrub(text)
+    if masked != text or redaction.scrub(shown) != shown:
+        return masked
+    return value
+
+
 class RedactingFilter(logging.Filter):
     """Mask registered secret values in a record before any handler formats it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
-        record.msg = redaction.scrub(message)
-        record.args = None
+        if isinstance(record.msg, str):
+            record.msg = redaction.scrub(record.msg)
+        else:
+            record.msg = redaction.scrub(str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked_argument(value) for value in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {
+                key: _masked_argument(value) for key, value in record.args.items()
+            }
         if record.exc_info and record.exc_info[1] is not None:
             text = "".join(traceback.format_exception(*record.exc_info))
             record.exc_text = redaction.scrub(text)

@@ -74,7 +74,10 @@ def forbidden_host_reason(host: str) -> str | None:
             address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     for network in BLOCKED_NETWORKS:
         if address.version == network.version and address in network:
-            return f"{host} is a link-local address, where metadata services live"
+            return (
+                f"{host} is a link-local or metadata address, where instance "
+                "metadata services live"
+            )
     return None
 
 

@@ -120,14 +120,14 @@ class Resolver:
                 reference = parse_reference(text)
                 provider = self.integrations.provider(reference.integration)
                 request = provider.request_for(reference)
-                self._check_allowed(provider, reference, request, text)
+                self.check_allowed(provider, reference, request, text)
             except PrizmError as error:
                 parsed[label] = _with_reference(error, text)
                 continue
             parsed[label] = reference
         return parsed
 
-    def _check_allowed(
+    def check_allowed(
         self,
         provider: Provider,
         reference: Reference,
@@ -139,10 +139,13 @@ class Resolver:
         if request_allowed(provider, request.name, patterns):
             return
         shown = ", ".join(patterns[:5]) + (", ..." if len(patterns) > 5 else "")
+        explain = getattr(provider, "policy_note", None)
+        note = explain(request.name) if callable(explain) else None
         raise ReferenceNotAllowed(
             f"Cannot resolve {text}: secret '{request.name}' is outside the secrets "
             f"integration '{reference.integration}' may read (allowed: {shown}).",
-            hint="Reference a secret that matches the allowed patterns, or ask an "
+            hint=(f"{note} " if note else "")
+            + "Reference a secret that matches the allowed patterns, or ask an "
             "admin to change them with: prizm integration restrict "
             f"{reference.integration} --allowed-secrets PATTERN.",
             reference=text,
@@ -177,7 +180,7 @@ class Resolver:
                     provider = self.integrations.provider(reference.integration)
                     providers[reference.integration] = provider
                 request = provider.request_for(reference)
-                self._check_allowed(provider, reference, request, text)
+                self.check_allowed(provider, reference, request, text)
             except PrizmError as error:
                 resolution.outcomes[label] = _with_reference(error, text)
                 continue

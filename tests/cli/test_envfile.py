@@ -183,8 +183,8 @@ class TestExec:
     def test_unknown_command(self, env_file: Path) -> None:
         result = run_cli(["exec", "-e", str(env_file), "--", "no-such-command-xyz"])
 
-        assert result.status == 2
-        assert "was not found" in result.err
+        assert result.status == 127
+        assert result.err.startswith("error[command_not_found]")
 
     def test_no_command(self, env_file: Path) -> None:
         result = run_cli(["exec", "-e", str(env_file)])

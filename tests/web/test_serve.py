@@ -34,10 +34,13 @@ def test_serve_answers_health_check(prizm_home: Path) -> None:
             server_header = response.headers.get("server")
     finally:
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        out, err = process.communicate(timeout=30)
 
     assert health == {"status": "ok"}
     assert server_header is None
     assert "No users yet" in err
     assert f"http://127.0.0.1:{port}/" in err
+    assert "Logging error" not in out + err
+    assert "Traceback" not in out + err
+    assert '"GET /healthz HTTP/1.1" 200' in out + err
     assert process.returncode == 0

@@ -19,7 +19,12 @@ from prizm.cli.context import resolver
 from prizm.cli.output import json_mode, print_json
 from prizm.cli.secret import record_reads
 from prizm.envfile import EnvEntry, read_env_file
-from prizm.errors import PrizmError, UsageError
+from prizm.errors import (
+    CommandNotExecutable,
+    CommandNotFound,
+    PrizmError,
+    UsageError,
+)
 
 __all__ = ["exec_command", "resolve_command"]
 
@@ -52,11 +57,18 @@ def _combined(errors: dict[str, PrizmError]) -> PrizmError:
     name, first = next(iter(errors.items()))
     if len(errors) == 1:
         return first.reworded(f"{name}: {first.message}")
-    lines = "; ".join(f"{other} ({error.code})" for other, error in errors.items())
+    listed = list(errors.items())[:MAX_LISTED]
+    lines = "; ".join(f"{other} ({error.code})" for other, error in listed)
+    if len(errors) > MAX_LISTED:
+        lines += f"; and {len(errors) - MAX_LISTED} more"
     return first.reworded(
         f"{len(errors)} references failed to resolve: {lines}. First, {name}: "
         f"{first.message}"
     )
+
+
+MAX_LISTED = 20
+"""Failed references named one by one in an error; the rest are counted."""
 
 
 def _shell_quote(value: str) -> str:
@@ -116,12 +128,12 @@ def exec_command(
     try:
         child = subprocess.Popen(command, env=environment)
     except FileNotFoundError:
-        raise UsageError(
+        raise CommandNotFound(
             f"The command {command[0]!r} was not found.",
             hint="Check the command name and PATH.",
         ) from None
     except PermissionError:
-        raise UsageError(
+        raise CommandNotExecutable(
             f"The command {command[0]!r} cannot be executed (permission denied).",
             hint="Check that the file is executable.",
         ) from None

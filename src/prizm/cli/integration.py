@@ -207,11 +207,20 @@ def restrict(
     record = service.restrict(name, [] if allow_all else list(allowed_secrets or []))
     view = service.view(record)
 
+    outside = service.references_outside(name)
+
     def render() -> None:
         if record.allowed_secrets:
             patterns = ", ".join(record.allowed_secrets)
             stdout.print(f"Integration '{name}' may read: {patterns}", markup=False)
         else:
             warn_if_unrestricted(record)
+        for connector, fields in outside.items():
+            stderr.print(
+                f"warning: connector '{connector}' references secrets outside the "
+                f"list in {', '.join(fields)}; its runs will be refused until those "
+                "references or the list change.",
+                markup=False,
+            )
 
-    emit(view.to_dict(), render, as_json=json_output)
+    emit({**view.to_dict(), "refused_references": outside}, render, as_json=json_output)

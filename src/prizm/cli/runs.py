@@ -207,9 +207,16 @@ def runs_command(
             hint="See: prizm runs --help",
         )
     records = runs.recent(name, status, limit)
+    if not records and name is not None:
+        # Runs outlive their connector, so only an empty history asks.
+        store().connectors.get(name)
     now = utcnow()
 
     def render() -> None:
+        if not records and (name or status):
+            wanted = " ".join(part for part in (name, status) if part)
+            stdout.print(f"No {wanted} runs.", markup=False)
+            return
         if not records:
             stdout.print("No runs yet. Start one with: prizm run NAME")
             return

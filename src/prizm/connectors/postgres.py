@@ -122,6 +122,14 @@ class PostgresConnector:
         port = values.text("port", defaults["port"]) or defaults["port"]
         assert port is not None
         check_port("port", port)
+        for field in ("host", "database", "username", "password", "sslmode"):
+            if "\x00" in (values.text(field) or ""):
+                # libpq reads C strings, so a NUL would silently cut the value.
+                raise InvalidField(
+                    f"The value of field '{field}' contains a NUL character, which "
+                    f"{self.display_name} cannot take.",
+                    hint="Remove the NUL character from the value in the vault.",
+                )
         return {
             "host": values.require("host"),
             "port": int(port),
@@ -152,6 +160,11 @@ class PostgresConnector:
                     f"{self.where(arguments)} rejected the login: {message}",
                     hint="Check that the username and password in the vault match the "
                     "database, and that pg_hba.conf allows this client.",
+                ) from None
+            if state == "3D000":
+                raise ConnectionFailed(
+                    f"{self.where(arguments)} has no such database: {message}",
+                    hint="Check the connector's database field.",
                 ) from None
             raise ConnectionFailed(
                 f"Could not connect to {self.where(arguments)}: {message}",

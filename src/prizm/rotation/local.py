@@ -19,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prizm.errors import InvalidRotationRequest, UsageError
+from prizm import audit
+from prizm.errors import InvalidRotationRequest, PrizmError, UsageError
 from prizm.providers.aws import AwsProvider
 from prizm.references import Reference, parse_reference
+from prizm.resolver import Resolver
 from prizm.rotation.passwords import PasswordPolicy
 from prizm.rotation.secrets_manager import CURRENT, PENDING, SecretsManager
 from prizm.rotation.steps import (
@@ -130,6 +132,10 @@ def _secrets_for(
             hint="Name a secret of an AWS integration, such as vault://aws/prizm/db.",
             integration=reference.integration,
         )
+    # Rotation writes the secret, so it is held to the allowed list like any read.
+    Resolver(service).check_allowed(
+        provider, reference, provider.request_for(reference), str(reference)
+    )
     client = provider.clients.client(
         "secretsmanager", provider.region_of(reference.name)
     )
@@ -172,13 +178,37 @@ def rotate_reference(
     log.info(
         "rotation started reference=%s strategy=%s", reference_text, strategy.value
     )
-    report = rotate(
-        secrets,
-        reference.name,
-        strategy,
-        policy=policy,
-        master=master,
-        progress=progress,
+    try:
+        report = rotate(
+            secrets,
+            reference.name,
+            strategy,
+            policy=policy,
+            master=master,
+            progress=progress,
+        )
+    except PrizmError as error:
+        audit.record(
+            service.store,
+            "secret.rotate",
+            "reference",
+            reference_text,
+            outcome=error.code,
+            strategy=strategy.value,
+            master=master_reference,
+        )
+        raise
+    audit.record(
+        service.store,
+        "secret.rotate",
+        "reference",
+        reference_text,
+        strategy=strategy.value,
+        master=master_reference,
+        secret_id=report.secret_arn,
+        old_version_id=report.old_version_id,
+        new_version_id=report.new_version_id,
+        resumed=report.resumed,
     )
     log.info(
         "rotation finished reference=%s version=%s",

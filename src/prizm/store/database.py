@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -31,12 +32,28 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _restrict_file(path: str | None) -> None:
+    """Create the SQLite file with mode 0600, or tighten an existing one.
+
+    It holds sealed credentials and run history, which only the owner should read.
+    """
+    if not path or path == ":memory:":
+        return
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(descriptor)
+        os.chmod(path, 0o600)
+    except OSError:
+        return
+
+
 def create_store_engine(url: str) -> Engine:
     """Create an engine for ``url``. SQLite gets WAL, foreign keys, a busy timeout."""
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"check_same_thread": False})
             event.listen(engine, "connect", _configure_sqlite)
+            _restrict_file(engine.url.database)
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError, ValueError) as exc:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FieldUse", "RunOwner", "RunRecord", "RunRepository"]
 
+MAX_RUN_ID = 2**63 - 1
+
 STATUSES = ("queued", "running", "succeeded", "failed")
 
 
@@ -157,12 +159,14 @@ class RunRepository:
     def create(self, connector: ConnectorRecord, status: str = "running") -> int:
         """Insert a run of ``connector`` and return its id."""
         with session_scope(self._store.sessions) as session:
+            now = utcnow()
             row = RunRow(
                 connector_id=connector.id,
                 connector_name=connector.name,
                 connector_type=connector.type,
                 status=status,
-                started_at=utcnow() if status == "running" else None,
+                created_at=now,
+                started_at=now if status == "running" else None,
             )
             session.add(row)
             session.flush()
@@ -274,10 +278,17 @@ class RunRepository:
         )
 
     def _row(self, session: Session, run_id: int) -> RunRow:
-        row = session.scalar(
-            select(RunRow)
-            .options(selectinload(RunRow.fields))
-            .where(RunRow.id == run_id)
+        # Ids outside the database's integer range cannot exist; asking for one
+        # would overflow in the driver.
+        in_range = 1 <= run_id <= MAX_RUN_ID
+        row = (
+            session.scalar(
+                select(RunRow)
+                .options(selectinload(RunRow.fields))
+                .where(RunRow.id == run_id)
+            )
+            if in_range
+            else None
         )
         if row is None:
             raise RunNotFound(

@@ -5,15 +5,22 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from prizm.config import database_url
+from prizm.errors import CredentialsUnreadable, StoreError
 from prizm.store.audit import AuditRepository
 from prizm.store.connectors import ConnectorRepository
-from prizm.store.crypto import MasterKey, key_source_stamp, load_master_keys
+from prizm.store.crypto import (
+    MasterKey,
+    key_file_path,
+    key_source_stamp,
+    load_master_keys,
+)
 from prizm.store.database import create_store_engine, migrate
 from prizm.store.integrations import IntegrationRepository
+from prizm.store.models import IntegrationRow
 from prizm.store.runs import RunRepository
 from prizm.store.schedules import ScheduleRepository
 from prizm.store.users import SessionRepository, TokenRepository, UserRepository
@@ -42,9 +49,39 @@ class Store:
         with self._key_lock:
             stamp = key_source_stamp()
             if self._keys is None or stamp != self._key_stamp:
-                self._keys = load_master_keys()
+                self._keys = self._load_keys()
                 self._key_stamp = key_source_stamp()
             return self._keys
+
+    def _load_keys(self) -> list[MasterKey]:
+        """Load the keys; create a key file only while no credential is stored.
+
+        A missing key file with sealed credentials in the store means the key was
+        lost or not mounted: a new key would seal later credentials with a key the
+        older ones do not open, so that is an error instead.
+        """
+        try:
+            return load_master_keys(create=False)
+        except StoreError:
+            sealed = self._count_sealed()
+            if sealed == 0:
+                return load_master_keys(create=True)
+        raise CredentialsUnreadable(
+            f"The master key is missing ({key_file_path()} does not exist and "
+            f"PRIZM_MASTER_KEY is not set), but {sealed} integrations have stored "
+            "credentials sealed with it.",
+            hint="Restore the key file or set PRIZM_MASTER_KEY. If the key is lost, "
+            "remove and add those integrations again with their credentials.",
+        )
+
+    def _count_sealed(self) -> int:
+        with self.engine.connect() as connection:
+            count = connection.execute(
+                select(func.count())
+                .select_from(IntegrationRow)
+                .where(IntegrationRow.credentials.is_not(None))
+            ).scalar()
+        return int(count or 0)
 
     @cached_property
     def integrations(self) -> IntegrationRepository:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from prizm.errors import UsageError
+from prizm.errors import BrokerUnavailable, UsageError
+from prizm.netpolicy import forbidden_host_reason
 
 __all__ = ["DEFAULT_BROKER_URL", "WorkerSettings"]
 
@@ -54,8 +56,16 @@ class WorkerSettings:
     @classmethod
     def from_environment(cls) -> WorkerSettings:
         """Read ``PRIZM_BROKER_URL``, ``PRIZM_RUN_LEASE_SECONDS`` and the others."""
+        broker_url = os.environ.get("PRIZM_BROKER_URL") or DEFAULT_BROKER_URL
+        reason = forbidden_host_reason(urlsplit(broker_url).hostname or "")
+        if reason is not None:
+            raise BrokerUnavailable(
+                f"PRIZM_BROKER_URL may not point at {urlsplit(broker_url).hostname}: "
+                f"{reason}.",
+                hint="Set PRIZM_BROKER_URL to your Redis or RabbitMQ broker.",
+            )
         return cls(
-            broker_url=os.environ.get("PRIZM_BROKER_URL") or DEFAULT_BROKER_URL,
+            broker_url=broker_url,
             lease_seconds=_number("PRIZM_RUN_LEASE_SECONDS", 60.0, 1.0),
             max_claims=int(_number("PRIZM_RUN_MAX_CLAIMS", 2, 1)),
             visibility_timeout=_number("PRIZM_BROKER_VISIBILITY_TIMEOUT", 3600.0, 1.0),

@@ -68,6 +68,13 @@ THROTTLING_CODES = frozenset(
         "SlowDown",
     }
 )
+SERVICE_OF_OPERATION = {
+    "GetCallerIdentity": "sts",
+    "AssumeRole": "sts",
+    "DescribeKey": "kms",
+}
+"""The IAM service prefix of each operation that is not Secrets Manager's."""
+
 KMS_WORDS = ("kms", "key management service", "customer master key", "cmk")
 
 
@@ -152,12 +159,19 @@ def map_error_code(code: str, message: str, context: AwsErrorContext) -> PrizmEr
             **context.fields(),
         )
     if code in ("AccessDeniedException", "AccessDenied"):
+        service = SERVICE_OF_OPERATION.get(context.operation, "secretsmanager")
+        target = f" on {secret}" if service == "secretsmanager" else ""
+        where = "the secret" if service == "secretsmanager" else "it"
+        policy = (
+            ", in an IAM policy or the secret's resource policy"
+            if service == "secretsmanager"
+            else ", in an IAM policy"
+        )
         return AccessDenied(
-            f"The integration's identity may not call {context.operation} on "
-            f"{secret} {context.where()}.",
-            hint=f"Allow secretsmanager:{context.operation} on the secret to the "
-            "integration's role or user, in an IAM policy or the secret's resource "
-            "policy.",
+            f"The integration's identity may not call {context.operation}{target} "
+            f"{context.where()}.",
+            hint=f"Allow {service}:{context.operation} on {where} to the "
+            f"integration's role or user{policy}.",
             **context.fields(),
         )
     if code in (

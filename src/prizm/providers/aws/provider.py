@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
-from prizm.errors import BinaryNotText, InvalidReference, ValueTooLarge
+from prizm.errors import BinaryNotText, InvalidReference, PrizmError, ValueTooLarge
 from prizm.metrics import metrics
 from prizm.policy import matches
 from prizm.providers.aws.cache import SecretCache, plan_cached, remember
@@ -155,6 +155,15 @@ class AwsProvider:
             return False
         return matches(match.group("name"), patterns)
 
+    def policy_note(self, name: str) -> str | None:
+        """Explain the ARN rule when a refused reference is an ARN."""
+        if parse_secret_arn(name) is None:
+            return None
+        return (
+            "A full ARN passes only in the integration's own region and account, "
+            "unless a pattern names the ARN itself (arn:aws:secretsmanager:...)."
+        )
+
     def caller_account(self) -> str | None:
         """Return the account of the identity that reads secrets (STS, cached).
 
@@ -283,8 +292,34 @@ class AwsProvider:
                 "GetSecretValue", lambda: client.get_secret_value(**parameters)
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a typed outcome
-            return map_aws_error(exc, self.context("GetSecretValue", request))
+            error = map_aws_error(exc, self.context("GetSecretValue", request))
+            if error.code == "secret_not_found" and request.selector != (
+                ("version-stage", CURRENT),
+            ):
+                return self._missing_version(request, error)
+            return error
         return self._fetched(request, response)
+
+    def _missing_version(self, request: SecretRequest, error: PrizmError) -> PrizmError:
+        """Tell a missing stage or version from a missing secret (DescribeSecret).
+
+        Some Secrets Manager implementations answer both with the same "can't find
+        the specified secret"; a secret that DescribeSecret finds has no such
+        version. Needs ``secretsmanager:DescribeSecret``; without it the error
+        stays as it is.
+        """
+        client = self.clients.client("secretsmanager", self.region_of(request.name))
+        try:
+            self._timed(
+                "DescribeSecret", lambda: client.describe_secret(SecretId=request.name)
+            )
+        except Exception:  # noqa: BLE001 - the original error stands
+            return error
+        return map_error_code(
+            "ResourceNotFoundException",
+            "Secrets Manager can't find the specified secret value for the version",
+            self.context("GetSecretValue", request),
+        )
 
     def batch_get_secret_value(
         self, region: str, chunk: list[SecretRequest]

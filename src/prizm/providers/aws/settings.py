@@ -38,6 +38,11 @@ def parse_secret_arn(name: str) -> re.Match[str] | None:
 def _check_url(value: str | None, label: str) -> str | None:
     if value is None or value == "":
         return None
+    if "@" in value.split("//", 1)[-1].split("/", 1)[0]:
+        raise ValueError(
+            f"{label} must not contain a user name or password; give credentials "
+            "with the integration's authentication options"
+        )
     if not re.fullmatch(r"https?://[^\s/?#@]+(:\d+)?/?", value):
         raise ValueError(
             f"{label} must be an https URL with a host and no path, such as "

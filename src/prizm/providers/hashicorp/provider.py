@@ -144,6 +144,15 @@ class HashicorpProvider:
             attempts=MAX_ATTEMPTS,
         )
 
+    def policy_note(self, name: str) -> str | None:
+        """Explain the data/ rule when a refused path has a data segment."""
+        if "data" not in name.split("/")[1:]:
+            return None
+        return (
+            "A path with a data/ segment must match the allowed patterns both with "
+            "and without that segment."
+        )
+
     def policy_names(self, name: str) -> list[str]:
         """Return every path ``name`` may read, for the allowed-secrets check.
 
