@@ -129,7 +129,7 @@ class TestRun:
         assert run.status == 0, run.err
         assert "succeeded" in run.out
         assert "customers" in run.out
-        assert "API calls" in run.out
+        assert "API call" in run.out
         view = json.loads(shown.out)
         assert view["fields"]["password"] == f"vault://aws/{SECRET}#password"
         versions = {use["version_id"] for use in view["last_used_versions"]}

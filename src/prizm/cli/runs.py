@@ -152,12 +152,18 @@ def _print_result(result: dict[str, Any]) -> None:
         stdout.print(table)
 
 
+def _count(number: Any, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _print_stats(stats: dict[str, Any]) -> None:
     stdout.print("Stats:", markup=False)
     for attempt in stats.get("attempts", []):
         stdout.print(
-            f"  attempt {attempt['attempt']}: {attempt['references']} references to "
-            f"{attempt.get('secrets', '?')} secrets, {attempt['api_calls']} API calls, "
+            f"  attempt {attempt['attempt']}: "
+            f"{_count(attempt['references'], 'reference')} to "
+            f"{_count(attempt.get('secrets', '?'), 'secret')}, "
+            f"{_count(attempt['api_calls'], 'API call')}, "
             f"resolved in {attempt['resolution_seconds'] * 1000:.1f} ms",
             markup=False,
         )
@@ -169,8 +175,9 @@ def _print_stats(stats: dict[str, Any]) -> None:
             retries = sum(call["retries"] for call in calls)
             slowest = max(call["seconds"] for call in calls) * 1000
             stdout.print(
-                f"    {integration} {operation} {outcome}: {len(calls)} calls, "
-                f"{retries} retries, slowest {slowest:.1f} ms",
+                f"    {integration} {operation} {outcome}: "
+                f"{_count(len(calls), 'call')}, {retries} retries, "
+                f"slowest {slowest:.1f} ms",
                 markup=False,
             )
     if "seconds" in stats:
