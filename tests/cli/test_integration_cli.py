@@ -243,6 +243,26 @@ class TestTestConnection:
         assert result.status == 1
         assert "no key 'password'" in result.out
 
+    def test_reference_to_other_integration_fails_step(self, aws: AwsFixture) -> None:
+        aws.add_integration()
+
+        result = run_cli(
+            [
+                "integration",
+                "test",
+                "aws",
+                "--secret",
+                "vault://other/prizm/db#password",
+                "--json",
+            ]
+        )
+
+        assert result.status == 1
+        report = json.loads(result.out)
+        failed = [step for step in report["steps"] if step["status"] == "failed"]
+        assert failed[0]["code"] == "invalid_reference"
+        assert "prizm integration test other" in failed[0]["fix"]
+
     def test_kms_denied_names_fix(self, aws: AwsFixture, proxy: FaultProxy) -> None:
         aws.add_integration(endpoint=proxy.url)
         aws.create_secret("prizm/db", '{"password": "p"}')

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
-from prizm.errors import PrizmError
-from prizm.references import Reference
+from prizm.errors import InvalidReference, PrizmError
+from prizm.references import Reference, parse_reference
 from prizm.secrets import FetchedSecret
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "TestReport",
     "TestStep",
     "fetch_all",
+    "parse_secret_argument",
 ]
 
 
@@ -104,6 +105,11 @@ class TestStep:
         if self.data:
             result["data"] = self.data
         return result
+
+    @classmethod
+    def failed(cls, name: str, error: PrizmError) -> TestStep:
+        """Build a failed step that carries the error's message, fix and code."""
+        return cls(name, "failed", error.message, fix=error.hint, code=error.code)
 
 
 @dataclass(slots=True)
@@ -227,3 +233,30 @@ def fetch_all(
     for call in provider.plan_fetch(list(dict.fromkeys(requests)), fresh=True):
         outcomes.update(call())
     return outcomes
+
+
+def parse_secret_argument(
+    integration: str, text: str, noun: str = "NAME"
+) -> tuple[Reference, str | None]:
+    """Parse a Test Connection secret argument into a reference and its key.
+
+    ``text`` is ``NAME``, ``NAME#KEY`` or a whole ``vault://`` reference to this
+    integration. ``noun`` names the secret part in the hint (``NAME`` or ``PATH``).
+    """
+    if text.startswith("vault:"):
+        reference = parse_reference(text)
+        if reference.integration != integration:
+            raise InvalidReference(
+                f"The reference {text} names integration "
+                f"'{reference.integration}', not '{integration}'.",
+                hint=f"Test it with: prizm integration test {reference.integration}.",
+            )
+        return reference, reference.key
+    name, separator, key = text.partition("#")
+    if separator and key == "":
+        raise InvalidReference(
+            f"The secret argument {text!r} has an empty key after '#'.",
+            hint=f"Write it as {noun} or {noun}#KEY.",
+        )
+    reference = parse_reference(f"vault://{integration}/{name}")
+    return reference, key if separator else None

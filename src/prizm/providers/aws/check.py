@@ -13,10 +13,14 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from prizm.errors import InvalidReference, PrizmError
+from prizm.errors import PrizmError
 from prizm.providers.aws.errors import map_aws_error
-from prizm.providers.base import SecretRequest, TestReport, TestStep
-from prizm.references import LookupContext, extract_value, parse_reference
+from prizm.providers.base import (
+    TestReport,
+    TestStep,
+    parse_secret_argument,
+)
+from prizm.references import LookupContext, extract_value
 from prizm.secrets import FetchedSecret
 
 if TYPE_CHECKING:
@@ -25,10 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["run_checks"]
 
 MAX_KEYS_SHOWN = 20
-
-
-def _failed(name: str, error: PrizmError) -> TestStep:
-    return TestStep(name, "failed", error.message, fix=error.hint, code=error.code)
 
 
 def run_checks(provider: AwsProvider, secrets: Sequence[str]) -> TestReport:
@@ -55,7 +55,7 @@ def _check_identity(provider: AwsProvider, report: TestReport) -> bool:
         identity = provider._timed("GetCallerIdentity", sts.get_caller_identity)
     except Exception as exc:  # noqa: BLE001 - reported as a failed step
         error = map_aws_error(exc, provider.context("GetCallerIdentity", None))
-        report.add(_failed("Credentials", error))
+        report.add(TestStep.failed("Credentials", error))
         return False
     report.add(
         TestStep(
@@ -113,7 +113,7 @@ def _check_service(provider: AwsProvider, report: TestReport) -> None:
                 )
             )
             return
-        report.add(_failed("Secrets Manager", error))
+        report.add(TestStep.failed("Secrets Manager", error))
         return
     report.add(
         TestStep(
@@ -124,33 +124,17 @@ def _check_service(provider: AwsProvider, report: TestReport) -> None:
     )
 
 
-def _split_secret_argument(
-    provider: AwsProvider, text: str
-) -> tuple[SecretRequest, str | None, str]:
-    """Accept ``name``, ``name#key`` or a whole ``vault://`` reference."""
-    if text.startswith("vault:"):
-        reference = parse_reference(text)
-        return provider.request_for(reference), reference.key, str(reference)
-    name, separator, key = text.partition("#")
-    reference = parse_reference(f"vault://{provider.name}/{name}")
-    if separator and key == "":
-        raise InvalidReference(
-            f"The secret argument {text!r} has an empty key after '#'.",
-            hint="Write it as NAME or NAME#KEY.",
-        )
-    return provider.request_for(reference), key if separator else None, str(reference)
-
-
 def _check_secret(provider: AwsProvider, report: TestReport, text: str) -> None:
     step_name = f"Secret {text}"
     try:
-        request, key, reference = _split_secret_argument(provider, text)
+        parsed, key = parse_secret_argument(provider.name, text)
+        request, reference = provider.request_for(parsed), str(parsed)
     except PrizmError as error:
-        report.add(_failed(step_name, error))
+        report.add(TestStep.failed(step_name, error))
         return
     outcome = provider.get_secret_value(request)
     if isinstance(outcome, PrizmError):
-        report.add(_failed(step_name, outcome))
+        report.add(TestStep.failed(step_name, outcome))
         return
     report.add(_describe_secret(provider, step_name, outcome, key, reference))
 
@@ -273,7 +257,7 @@ def _check_kms_key(provider: AwsProvider, report: TestReport) -> None:
                 )
             )
             return
-        report.add(_failed("KMS key", error))
+        report.add(TestStep.failed("KMS key", error))
         return
     metadata = response.get("KeyMetadata", {})
     state = metadata.get("KeyState", "unknown")

@@ -17,12 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from azure.keyvault.secrets import SecretProperties
 
-from prizm.errors import InvalidReference, PrizmError
+from prizm.errors import PrizmError
 from prizm.providers.azure.clients import Challenge
 from prizm.providers.azure.errors import map_azure_error
 from prizm.providers.azure.lifecycle import as_utc
-from prizm.providers.base import SecretRequest, TestReport, TestStep
-from prizm.references import LookupContext, extract_value, parse_reference
+from prizm.providers.base import (
+    TestReport,
+    TestStep,
+    parse_secret_argument,
+)
+from prizm.references import LookupContext, extract_value
 from prizm.secrets import FetchedSecret
 
 if TYPE_CHECKING:
@@ -32,10 +36,6 @@ __all__ = ["run_checks"]
 
 MAX_KEYS_SHOWN = 20
 EXPIRY_WARNING = timedelta(days=30)
-
-
-def _failed(name: str, error: PrizmError) -> TestStep:
-    return TestStep(name, "failed", error.message, fix=error.hint, code=error.code)
 
 
 def _skip_rest(report: TestReport, names: list[str], reason: str) -> TestReport:
@@ -67,7 +67,7 @@ def _check_vault(provider: AzureProvider, report: TestReport) -> Challenge | Non
         error = map_azure_error(
             exc, provider.context("the anonymous challenge request", None)
         )
-        report.add(_failed("Key Vault", error))
+        report.add(TestStep.failed("Key Vault", error))
         return None
     if status != 401 or challenge is None:
         report.add(
@@ -115,7 +115,7 @@ def _check_token(
     context = provider.context("GetToken", None)
     credential = provider.credential(context)
     if isinstance(credential, PrizmError):
-        report.add(_failed("Token", credential))
+        report.add(TestStep.failed("Token", credential))
         return False
     options: dict[str, Any] = {"enable_cae": True}
     if challenge.tenant_id:
@@ -125,7 +125,7 @@ def _check_token(
             "GetToken", lambda: credential.get_token(challenge.scope, **options)
         )
     except Exception as exc:  # noqa: BLE001 - reported as a failed step
-        report.add(_failed("Token", map_azure_error(exc, context)))
+        report.add(TestStep.failed("Token", map_azure_error(exc, context)))
         return False
     expires = datetime.fromtimestamp(token.expires_on, UTC)
     report.add(
@@ -139,33 +139,17 @@ def _check_token(
     return True
 
 
-def _split_secret_argument(
-    provider: AzureProvider, text: str
-) -> tuple[SecretRequest, str | None, str]:
-    """Accept ``name``, ``name#key`` or a whole ``vault://`` reference."""
-    if text.startswith("vault:"):
-        reference = parse_reference(text)
-        return provider.request_for(reference), reference.key, str(reference)
-    name, separator, key = text.partition("#")
-    if separator and key == "":
-        raise InvalidReference(
-            f"The secret argument {text!r} has an empty key after '#'.",
-            hint="Write it as NAME or NAME#KEY.",
-        )
-    reference = parse_reference(f"vault://{provider.name}/{name}")
-    return provider.request_for(reference), key if separator else None, str(reference)
-
-
 def _check_secret(provider: AzureProvider, report: TestReport, text: str) -> None:
     step_name = f"Secret {text}"
     try:
-        request, key, reference = _split_secret_argument(provider, text)
+        parsed, key = parse_secret_argument(provider.name, text)
+        request, reference = provider.request_for(parsed), str(parsed)
     except PrizmError as error:
-        report.add(_failed(step_name, error))
+        report.add(TestStep.failed(step_name, error))
         return
     outcome, properties = provider.read_secret(request)
     if isinstance(outcome, PrizmError):
-        report.add(_failed(step_name, outcome))
+        report.add(TestStep.failed(step_name, outcome))
         return
     assert isinstance(outcome, FetchedSecret)
     assert properties is not None

@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import hvac.exceptions
 
-from prizm.errors import InvalidReference, PrizmError
-from prizm.providers.base import SecretRequest, TestReport, TestStep
+from prizm.errors import PrizmError
+from prizm.providers.base import (
+    TestReport,
+    TestStep,
+    parse_secret_argument,
+)
 from prizm.providers.hashicorp.errors import TokenRejected, map_vault_error
-from prizm.references import LookupContext, extract_value, parse_reference
+from prizm.references import LookupContext, extract_value
 from prizm.secrets import FetchedSecret
 
 if TYPE_CHECKING:
@@ -26,10 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["run_checks"]
 
 MAX_KEYS_SHOWN = 20
-
-
-def _failed(name: str, error: PrizmError) -> TestStep:
-    return TestStep(name, "failed", error.message, fix=error.hint, code=error.code)
 
 
 def run_checks(provider: HashicorpProvider, secrets: Sequence[str]) -> TestReport:
@@ -62,7 +62,7 @@ def _check_server(provider: HashicorpProvider, report: TestReport) -> bool:
         )
     except Exception as exc:  # noqa: BLE001 - reported as a failed step
         error = map_vault_error(exc, provider.context("seal status"))
-        report.add(_failed("Server", error))
+        report.add(TestStep.failed("Server", error))
         return False
     version = status.get("version", "unknown version")
     if status.get("sealed"):
@@ -106,7 +106,7 @@ def _check_login(provider: HashicorpProvider, report: TestReport) -> bool:
         provider.tokens.token()
     except Exception as exc:  # noqa: BLE001 - reported as a failed step
         error = map_vault_error(exc, provider.context("login"))
-        report.add(_failed("Login", error))
+        report.add(TestStep.failed("Login", error))
         return False
     if provider.tokens.is_static:
         detail = "Uses the integration's static token; no login is needed."
@@ -126,7 +126,7 @@ def _check_token(provider: HashicorpProvider, report: TestReport) -> None:
     except hvac.exceptions.Forbidden:
         if provider.tokens.is_static:
             error = map_vault_error(TokenRejected(), provider.context("lookup"))
-            report.add(_failed("Token", error))
+            report.add(TestStep.failed("Token", error))
             return
         report.add(
             TestStep(
@@ -140,7 +140,8 @@ def _check_token(provider: HashicorpProvider, report: TestReport) -> None:
         )
         return
     except Exception as exc:  # noqa: BLE001 - reported as a failed step
-        report.add(_failed("Token", map_vault_error(exc, provider.context("lookup"))))
+        error = map_vault_error(exc, provider.context("lookup"))
+        report.add(TestStep.failed("Token", error))
         return
     ttl = "no expiry" if info.ttl == 0 else f"TTL {info.ttl} s"
     renewable = "renewable" if info.renewable else "not renewable"
@@ -165,7 +166,7 @@ def _check_mounts(provider: HashicorpProvider, report: TestReport) -> None:
         mounts = provider.mounts.visible()
     except Exception as exc:  # noqa: BLE001 - reported as a step
         error = map_vault_error(exc, provider.context("mount listing"))
-        report.add(_failed("Mounts", error))
+        report.add(TestStep.failed("Mounts", error))
         return
     kv = [mount for mount in mounts if mount.is_kv]
     namespace = provider.settings.namespace or "root"
@@ -192,39 +193,17 @@ def _check_mounts(provider: HashicorpProvider, report: TestReport) -> None:
     )
 
 
-def _split_secret_argument(
-    provider: HashicorpProvider, text: str
-) -> tuple[SecretRequest, str | None, str]:
-    """Accept ``path``, ``path#key`` or a whole ``vault://`` reference."""
-    if text.startswith("vault:"):
-        reference = parse_reference(text)
-        if reference.integration != provider.name:
-            raise InvalidReference(
-                f"The reference {text} names integration '{reference.integration}', "
-                f"not '{provider.name}'.",
-                hint=f"Test it with: prizm integration test {reference.integration}.",
-            )
-        return provider.request_for(reference), reference.key, str(reference)
-    path, separator, key = text.partition("#")
-    if separator and key == "":
-        raise InvalidReference(
-            f"The secret argument {text!r} has an empty key after '#'.",
-            hint="Write it as PATH or PATH#KEY.",
-        )
-    reference = parse_reference(f"vault://{provider.name}/{path}")
-    return provider.request_for(reference), key if separator else None, str(reference)
-
-
 def _check_secret(provider: HashicorpProvider, report: TestReport, text: str) -> None:
     step_name = f"Secret {text}"
     try:
-        request, key, reference = _split_secret_argument(provider, text)
+        parsed, key = parse_secret_argument(provider.name, text, "PATH")
+        request, reference = provider.request_for(parsed), str(parsed)
     except PrizmError as error:
-        report.add(_failed(step_name, error))
+        report.add(TestStep.failed(step_name, error))
         return
     outcome = provider.read(request)
     if isinstance(outcome, PrizmError):
-        report.add(_failed(step_name, outcome))
+        report.add(TestStep.failed(step_name, outcome))
         return
     report.add(_describe_secret(provider, step_name, outcome, key, reference))
 
