@@ -74,7 +74,7 @@ class TestAllowedSecrets:
         )  # fmt: skip
 
         assert result.status == 0
-        assert "may read every secret" in result.err
+        assert "allows every secret its identity can read" in result.err
         assert "--allowed-secrets 'prizm/*'" in result.err
 
     def test_reference_outside_list_rejected_at_save(
@@ -153,7 +153,7 @@ class TestAllowedSecrets:
 
         assert neither.status == 2
         assert cleared.status == 0
-        assert "may read every secret" in cleared.err
+        assert "allows every secret" in cleared.err
 
 
 class TestAudit:

@@ -25,7 +25,7 @@ from prizm.errors import (
     PrizmError,
     UnknownIntegration,
 )
-from prizm.policy import check_patterns, request_allowed
+from prizm.policy import check_patterns, request_allowed, unrestricted_warning
 from prizm.providers.base import Provider, ProviderType, TestReport, TestStep
 from prizm.providers.registry import provider_type
 from prizm.references import INTEGRATION_NAME, is_reference, parse_reference
@@ -76,6 +76,13 @@ class IntegrationView:
     summary: dict[str, str]
     connectors: tuple[str, ...] = ()
 
+    @property
+    def warnings(self) -> list[str]:
+        """Return the configuration problems an admin should fix."""
+        if self.record.allowed_secrets:
+            return []
+        return [unrestricted_warning(self.record.name, self.record.type)]
+
     def to_dict(self) -> dict[str, Any]:
         record = self.record
         settings = {
@@ -92,6 +99,7 @@ class IntegrationView:
             "settings": settings,
             "connectors": list(self.connectors),
             "allowed_secrets": list(record.allowed_secrets),
+            "warnings": self.warnings,
             "created_at": record.created_at.isoformat(),
             "updated_at": record.updated_at.isoformat(),
             "last_test": None
@@ -423,9 +431,8 @@ class IntegrationService:
     def test(self, name: str, secrets: Sequence[str] = ()) -> TestReport:
         """Run Test Connection on a stored integration and store the outcome."""
         provider = self.provider(name)
-        allowed, refused = self._split_by_policy(name, provider, secrets)
-        report = provider.test_connection(allowed)
-        report.steps.extend(refused)
+        patterns = self.allowed_secrets(name)
+        report = self._test_provider(name, provider, secrets, patterns)
         self.store.integrations.record_test(name, report.ok, report.summary())
         audit.record(
             self.store,
@@ -441,11 +448,27 @@ class IntegrationService:
         log.info("integration tested name=%s ok=%s", name, report.ok)
         return report
 
+    def _test_provider(
+        self,
+        name: str,
+        provider: Provider,
+        secrets: Sequence[str],
+        patterns: Sequence[str],
+    ) -> TestReport:
+        """Run Test Connection, reading only the secrets ``patterns`` allow."""
+        allowed, refused = self._split_by_policy(name, provider, secrets, patterns)
+        report = provider.test_connection(allowed)
+        report.steps.extend(refused)
+        return report
+
     def _split_by_policy(
-        self, name: str, provider: Provider, secrets: Sequence[str]
+        self,
+        name: str,
+        provider: Provider,
+        secrets: Sequence[str],
+        patterns: Sequence[str],
     ) -> tuple[builtins.list[str], builtins.list[TestStep]]:
         """Keep Test Connection from reading secrets outside the allowed list."""
-        patterns = self.allowed_secrets(name)
         allowed: builtins.list[str] = []
         refused: builtins.list[TestStep] = []
         for text in secrets:
@@ -466,9 +489,9 @@ class IntegrationService:
                     "failed",
                     f"Secret '{secret}' is outside the secrets integration '{name}' "
                     f"may read (allowed: {', '.join(patterns)}), so it was not read.",
-                    fix="Check a secret that matches the allowed patterns, or change "
-                    f"them with: prizm integration restrict {name} --allowed-secrets "
-                    "PATTERN.",
+                    fix="Check a secret that matches the allowed patterns, or add a "
+                    "pattern for it to the integration's allowed secrets (prizm "
+                    f"integration restrict {name} --allowed-secrets PATTERN).",
                     code="reference_not_allowed",
                 )
             )
@@ -481,11 +504,13 @@ class IntegrationService:
         *,
         clear: Sequence[str] = (),
         secrets: Sequence[str] = (),
+        allowed_secrets: Sequence[str] | None = None,
     ) -> TestReport:
         """Run Test Connection on a stored integration with unsaved changes.
 
         The changes merge as in ``update``, so empty credential fields use the
-        stored credentials. Nothing is stored, not even the outcome.
+        stored credentials. ``allowed_secrets`` replaces the stored patterns for
+        this test when given. Nothing is stored, not even the outcome.
         """
         record = self.store.integrations.get(name)
         kind = provider_type(record.type)
@@ -493,7 +518,9 @@ class IntegrationService:
         plain, secret = self._split(kind, self.validate(kind, values))
         # Testing at a new destination would send the stored credentials there too.
         self._check_destination(record, kind, plain, secret, changes)
-        return self.test_unsaved(record.type, name, values, secrets)
+        if allowed_secrets is None:
+            allowed_secrets = record.allowed_secrets
+        return self.test_unsaved(record.type, name, values, secrets, allowed_secrets)
 
     def test_unsaved(
         self,
@@ -501,13 +528,18 @@ class IntegrationService:
         name: str,
         values: Mapping[str, Any],
         secrets: Sequence[str] = (),
+        allowed_secrets: Sequence[str] = (),
     ) -> TestReport:
-        """Run Test Connection on settings that are not stored yet."""
+        """Run Test Connection on settings that are not stored yet.
+
+        Secrets outside ``allowed_secrets`` are reported as failed steps, not read.
+        """
         kind = provider_type(type_name)
+        patterns = self.check_patterns(allowed_secrets)
         settings = self.validate(kind, values)
         provider = kind.create(name, settings)
         try:
-            return provider.test_connection(list(secrets))
+            return self._test_provider(name, provider, secrets, patterns)
         finally:
             provider.close()
 

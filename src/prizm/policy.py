@@ -27,6 +27,7 @@ __all__ = [
     "matches",
     "request_allowed",
     "suggested_pattern",
+    "unrestricted_warning",
 ]
 
 MAX_PATTERNS = 100
@@ -39,6 +40,15 @@ SUGGESTIONS = {"aws": "prizm/*", "hashicorp": "secret/prizm/*", "azure": "prizm-
 def suggested_pattern(type_name: str) -> str:
     """Return the prefix pattern suggested for a new integration of ``type_name``."""
     return SUGGESTIONS.get(type_name, "prizm/*")
+
+
+def unrestricted_warning(name: str, type_name: str) -> str:
+    """Return the warning shown for an integration with an empty allowed list."""
+    return (
+        f"Integration '{name}' allows every secret its identity can read, so anyone "
+        "who can edit a connector can reference any of them. Restrict it to the "
+        f"secrets Prizm needs, for example '{suggested_pattern(type_name)}'."
+    )
 
 
 def check_patterns(patterns: Sequence[str]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from prizm.store import open_store
 from tests.support.canaries import Canaries
 from tests.support.fixtures import ACCESS_KEY_ID, AwsFixture
 from tests.support.postgres import Database
@@ -255,3 +256,89 @@ class TestTypes:
         postgres = next(kind for kind in kinds if kind["type"] == "postgres")
         secret = [field["name"] for field in postgres["fields"] if field["secret"]]
         assert secret == ["password"]
+
+
+class TestAllowedSecrets:
+    def test_add_with_patterns(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        body = {**aws_body(aws, canaries.make("k")), "allowed_secrets": ["prizm/*"]}
+
+        response = web.api("admin").post("/api/v1/integrations", json=body)
+
+        assert response.status_code == 201, response.text
+        assert response.json()["allowed_secrets"] == ["prizm/*"]
+        assert response.json()["warnings"] == []
+
+    def test_add_unrestricted_warns(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        body = aws_body(aws, canaries.make("k"))
+
+        response = web.api("admin").post("/api/v1/integrations", json=body)
+
+        warnings = response.json()["warnings"]
+        assert len(warnings) == 1
+        assert "allows every secret" in warnings[0]
+        assert "'prizm/*'" in warnings[0]
+
+    def test_bad_pattern_422_stores_nothing(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        body = {**aws_body(aws, canaries.make("k")), "allowed_secrets": [" prizm/*"]}
+        client = web.api("admin")
+
+        response = client.post("/api/v1/integrations", json=body)
+
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_integration"
+        assert client.get("/api/v1/integrations").json() == []
+
+    def test_put_patterns_names_refused_connectors(
+        self, web: Web, aws: AwsFixture, canaries: Canaries, database: Database
+    ) -> None:
+        client = web.api("admin")
+        client.post("/api/v1/integrations", json=aws_body(aws, canaries.make("k")))
+        add_connector(database, "analytics")
+
+        response = client.put(
+            "/api/v1/integrations/aws/allowed-secrets", json={"patterns": ["team/*"]}
+        )
+
+        assert response.status_code == 200, response.text
+        data = response.json()
+        assert data["allowed_secrets"] == ["team/*"]
+        assert data["refused_references"] == {"analytics": ["username", "password"]}
+        events = open_store().audit.events()
+        assert events[-1].action == "integration.restrict"
+        assert events[-1].details == {"before": [], "after": ["team/*"]}
+
+    def test_put_patterns_needs_admin(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        web.api("admin").post(
+            "/api/v1/integrations", json=aws_body(aws, canaries.make("k"))
+        )
+
+        response = web.api("editor").put(
+            "/api/v1/integrations/aws/allowed-secrets", json={"patterns": ["x/*"]}
+        )
+
+        assert response.status_code == 403
+        assert open_store().integrations.get("aws").allowed_secrets == ()
+
+    def test_unsaved_test_skips_secret_outside(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        aws.create_secret("prizm/db", json.dumps({"password": canaries.make("p")}))
+        body = {
+            **aws_body(aws, canaries.make("k")),
+            "secrets": ["prizm/db#password"],
+            "allowed_secrets": ["team/*"],
+        }
+
+        report = web.api("admin").post("/api/v1/integrations/test", json=body).json()
+
+        assert report["ok"] is False
+        failed = [step for step in report["steps"] if step["status"] == "failed"]
+        assert [step["code"] for step in failed] == ["reference_not_allowed"]

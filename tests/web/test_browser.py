@@ -87,6 +87,7 @@ class TestAdmin:
         key_visible = page.is_visible("#f-access_key_id")
         page.fill("#f-access_key_id", ACCESS_KEY_ID)
         page.fill("#f-secret_access_key", secret_key)
+        page.fill("#f-allowed-secrets", "prizm/*")
         page.click("text=Advanced settings")
         page.fill("#f-endpoint_url", aws.endpoint)
         page.check("#f-allow_http")
@@ -109,6 +110,7 @@ class TestAdmin:
         assert "AWS Secrets Manager" in row
         assert f"region {aws.region}" in row
         assert "access-keys" in row
+        assert "prizm/*" in row
 
         IntegrationService(open_store()).add(
             "hashicorp",

@@ -99,6 +99,114 @@ class TestIntegrationForms:
         assert "never tested" in page
         assert 'title="analytics">1</td>' in page
 
+    def test_save_with_allowed_secrets(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        client = web.as_role("admin")
+        form = aws_form(
+            client, aws, canaries.make("key"), allowed_secrets="prizm/*\r\nteam/db\r\n"
+        )
+
+        saved = client.post("/settings/integrations/new/aws", data=form)
+        page = client.get(saved.headers["location"]).text
+        edit = client.get("/settings/integrations/aws/edit").text
+
+        assert saved.status_code == 303, saved.text
+        record = IntegrationService(open_store()).get("aws")
+        assert record.allowed_secrets == ("prizm/*", "team/db")
+        assert "<code>prizm/*, team/db</code>" in page
+        assert "allows every secret" not in page
+        assert ">prizm/*\nteam/db</textarea>" in edit
+
+    def test_save_unrestricted_warns(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        client = web.as_role("admin")
+        form_page = client.get("/settings/integrations/new/aws").text
+
+        saved = client.post(
+            "/settings/integrations/new/aws",
+            data=aws_form(client, aws, canaries.make("key")),
+        )
+        page = client.get(saved.headers["location"]).text
+
+        assert 'placeholder="prizm/*"' in form_page
+        assert 'class="notice warning"' in page
+        assert "allows every secret its identity can read" in page
+        assert ">all secrets</span>" in page
+
+    def test_bad_pattern_keeps_form(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        client = web.as_role("admin")
+        pattern = "prizm/" + "x" * 600
+        form = aws_form(client, aws, canaries.make("key"), allowed_secrets=pattern)
+
+        response = client.post("/settings/integrations/new/aws", data=form)
+
+        assert response.status_code == 422
+        assert "invalid_integration" in response.text
+        assert f">{pattern}</textarea>" in response.text
+        assert IntegrationService(open_store()).list() == []
+
+    def test_edit_patterns_audited_and_warned(
+        self, web: Web, aws: AwsFixture, canaries: Canaries, database: Database
+    ) -> None:
+        client = web.as_role("admin")
+        client.post(
+            "/settings/integrations/new/aws",
+            data=aws_form(client, aws, canaries.make("key")),
+        )
+        add_connector(database, "analytics")
+        form = aws_form(client, aws, "", allowed_secrets="team/*")
+        del form["name"]
+
+        saved = client.post("/settings/integrations/aws/edit", data=form)
+        page = client.get(saved.headers["location"]).text
+
+        assert saved.status_code == 303, saved.text
+        assert IntegrationService(open_store()).get("aws").allowed_secrets == (
+            "team/*",
+        )
+        event = open_store().audit.events()[-1]
+        assert event.action == "integration.restrict"
+        assert event.actor.startswith("web:")
+        assert "Connector &#39;analytics&#39; references secrets outside" in page
+
+    def test_edit_without_field_keeps_patterns(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        client = web.as_role("admin")
+        client.post(
+            "/settings/integrations/new/aws",
+            data=aws_form(client, aws, canaries.make("key"), allowed_secrets="x/*"),
+        )
+        form = aws_form(client, aws, "")
+        del form["name"]
+
+        saved = client.post("/settings/integrations/aws/edit", data=form)
+
+        assert saved.status_code == 303, saved.text
+        assert IntegrationService(open_store()).get("aws").allowed_secrets == ("x/*",)
+
+    def test_test_connection_honours_patterns(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        aws.create_secret("prizm/db", json.dumps({"password": canaries.make("p")}))
+        client = web.as_role("admin")
+        form = aws_form(
+            client,
+            aws,
+            canaries.make("key"),
+            test_secrets="prizm/db",
+            allowed_secrets="team/*",
+        )
+
+        response = client.post("/settings/integrations/new/aws/test", data=form)
+
+        assert "badge failed" in response.text
+        assert "reference_not_allowed" in response.text
+
     def test_test_connection_unsaved(
         self, web: Web, aws: AwsFixture, canaries: Canaries
     ) -> None:

@@ -11,7 +11,7 @@ from prizm.cli.context import integration_service
 from prizm.cli.output import emit, stderr, stdout
 from prizm.errors import UsageError
 from prizm.integrations import IntegrationView
-from prizm.policy import suggested_pattern
+from prizm.policy import suggested_pattern, unrestricted_warning
 from prizm.providers.base import TestReport
 from prizm.store.integrations import IntegrationRecord
 
@@ -54,8 +54,7 @@ def warn_if_unrestricted(record: IntegrationRecord) -> None:
         return
     pattern = suggested_pattern(record.type)
     stderr.print(
-        f"warning: integration '{record.name}' may read every secret its identity can "
-        "reach, so any connector editor can reference any of them. Restrict it with: "
+        f"warning: {unrestricted_warning(record.name, record.type)} Restrict it with: "
         f"prizm integration restrict {record.name} --allowed-secrets '{pattern}'",
         markup=False,
     )

@@ -32,6 +32,22 @@ class IntegrationCreate(BaseModel):
         default=None, description="Defaults to the type's name, such as 'aws'."
     )
     settings: dict[str, Any] = Field(default_factory=dict)
+    allowed_secrets: list[str] = Field(
+        default_factory=list,
+        description="Secret name patterns references may use, such as 'prizm/*'. "
+        "Empty allows every secret the integration's identity can read.",
+    )
+
+
+class AllowedSecrets(BaseModel):
+    """The secret name patterns that references through an integration may use."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patterns: list[str] = Field(
+        description="Globs such as 'prizm/*', prefixes ending in '/', or exact "
+        "names. An empty list allows every secret."
+    )
 
 
 class IntegrationUpdate(BaseModel):
@@ -60,6 +76,10 @@ class UnsavedTestRequest(BaseModel):
     name: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     secrets: list[str] = Field(default_factory=list)
+    allowed_secrets: list[str] = Field(
+        default_factory=list,
+        description="Patterns to test with: secrets outside them are not read.",
+    )
 
 
 @router.get("")
@@ -73,7 +93,9 @@ def add_integration(
     body: IntegrationCreate, service: Service, principal: Admin
 ) -> dict[str, Any]:
     """Validate and store a new integration."""
-    record = service.add(body.type, body.name, body.settings)
+    record = service.add(
+        body.type, body.name, body.settings, allowed_secrets=body.allowed_secrets
+    )
     return service.view(record).to_dict()
 
 
@@ -83,7 +105,9 @@ def test_unsaved(
 ) -> dict[str, Any]:
     """Run Test Connection on settings that are not stored."""
     name = body.name or provider_type(body.type).default_name
-    report = service.test_unsaved(body.type, name, body.settings, body.secrets)
+    report = service.test_unsaved(
+        body.type, name, body.settings, body.secrets, body.allowed_secrets
+    )
     return report.to_dict()
 
 
@@ -100,6 +124,20 @@ def update_integration(
     """Change settings; credentials not given, or given empty, are kept."""
     record = service.update(name, body.settings, clear=body.clear)
     return service.view(record).to_dict()
+
+
+@router.put("/{name}/allowed-secrets")
+def restrict_integration(
+    name: str, body: AllowedSecrets, service: Service, principal: Admin
+) -> dict[str, Any]:
+    """Replace the allowed secret patterns; the change is audited.
+
+    ``refused_references`` lists, by connector, the fields whose references the new
+    list excludes: their runs are rejected until the references or the list change.
+    """
+    record = service.restrict(name, body.patterns)
+    outside = service.references_outside(name)
+    return {**service.view(record).to_dict(), "refused_references": outside}
 
 
 @router.delete("/{name}", status_code=204)

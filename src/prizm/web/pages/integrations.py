@@ -10,9 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from prizm.errors import PrizmError
-from prizm.integrations import IntegrationService
+from prizm.integrations import IntegrationService, IntegrationView
+from prizm.policy import suggested_pattern
 from prizm.providers.base import ProviderType
 from prizm.providers.registry import PROVIDER_TYPES, provider_type
 from prizm.web.api.deps import integrations
@@ -43,6 +45,12 @@ def _secrets(raw: str) -> list[str]:
     return [item.strip() for item in raw.replace("\n", ",").split(",") if item.strip()]
 
 
+def _patterns(form: FormData) -> list[str]:
+    """Return the allowed-secret patterns of the form, one per line."""
+    lines = text(form, "allowed_secrets").splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
 def _shown_values(fields: list[FormField], values: dict[str, Any]) -> dict[str, Any]:
     """Return the values to fill the form with, leaving out every credential."""
     secret = {field.name for field in fields if field.secret}
@@ -59,6 +67,7 @@ def _form_page(
     error: PrizmError | None = None,
     stored_credentials: tuple[str, ...] = (),
     test_secrets: str = "",
+    allowed_secrets: str = "",
 ) -> HTMLResponse:
     fields = integration_form(kind)
     if editing:
@@ -80,6 +89,8 @@ def _form_page(
             "test_action": action + "/test",
             "stored_credentials": stored_credentials,
             "test_secrets": test_secrets,
+            "allowed_secrets": allowed_secrets,
+            "suggested_pattern": suggested_pattern(kind.type_name),
         },
         status_code=200 if error is None else error.http_status,
     )
@@ -89,20 +100,44 @@ def _list_page(
     request: Request,
     *,
     notice: str = "",
+    saved: str = "",
     error: PrizmError | None = None,
 ) -> HTMLResponse:
     service = integrations(request)
+    views = service.list()
     return render(
         request,
         "integrations/list.html",
         {
             "section": "integrations",
-            "views": service.list(),
+            "views": views,
             "notice": notice,
+            "warnings": _warnings(service, views, saved),
             "error": error,
         },
         status_code=200 if error is None else error.http_status,
     )
+
+
+def _warnings(
+    service: IntegrationService, views: list[IntegrationView], saved: str
+) -> list[str]:
+    """Warn about the saved integration allowing every secret, and about
+    connectors whose references an allowed list excludes (their runs fail)."""
+    warnings: list[str] = []
+    for view in views:
+        name = view.record.name
+        if name == saved:
+            warnings.extend(view.warnings)
+        if not view.record.allowed_secrets:
+            continue
+        for connector, fields in service.references_outside(name).items():
+            warnings.append(
+                f"Connector '{connector}' references secrets outside the allowed "
+                f"secrets of integration '{name}' in {', '.join(fields)}, so its runs "
+                "are rejected until those references or the list change."
+            )
+    return warnings
 
 
 def _report(request: Request, service_call: Any) -> HTMLResponse:
@@ -123,7 +158,7 @@ def list_page(
         notice = f"Saved integration '{saved}'."
     elif removed:
         notice = f"Removed integration '{removed}'."
-    return _list_page(request, notice=notice)
+    return _list_page(request, notice=notice, saved=saved)
 
 
 @router.get("/new")
@@ -157,7 +192,10 @@ def add(request: Request, type_name: str, form: Form, principal: Admin) -> Respo
     name = text(form, "name").strip()
     try:
         record = integrations(request).add(
-            kind.type_name, name or None, settings_from_form(fields, values)
+            kind.type_name,
+            name or None,
+            settings_from_form(fields, values),
+            allowed_secrets=_patterns(form),
         )
     except PrizmError as error:
         return _form_page(
@@ -168,6 +206,7 @@ def add(request: Request, type_name: str, form: Form, principal: Admin) -> Respo
             editing=False,
             error=error,
             test_secrets=text(form, "test_secrets"),
+            allowed_secrets=text(form, "allowed_secrets"),
         )
     return RedirectResponse(
         f"/settings/integrations?saved={record.name}", status_code=303
@@ -186,7 +225,11 @@ def test_new(
     return _report(
         request,
         lambda: service.test_unsaved(
-            kind.type_name, name, settings, _secrets(text(form, "test_secrets"))
+            kind.type_name,
+            name,
+            settings,
+            _secrets(text(form, "test_secrets")),
+            _patterns(form),
         ),
     )
 
@@ -206,6 +249,7 @@ def edit_form(request: Request, name: str, principal: Admin) -> HTMLResponse:
         values=_edit_values(service, name),
         editing=True,
         stored_credentials=record.credential_fields,
+        allowed_secrets="\n".join(record.allowed_secrets),
     )
 
 
@@ -217,7 +261,12 @@ def update(request: Request, name: str, form: Form, principal: Admin) -> Respons
     values = form_values(form)
     changes, clear = changes_from_form(integration_form(kind), values)
     try:
+        patterns = service.check_patterns(_patterns(form))
         service.update(name, changes, clear=clear)
+        # A form without the field (an older page) leaves the list unchanged.
+        changed = tuple(patterns) != tuple(record.allowed_secrets)
+        if "allowed_secrets" in form and changed:
+            service.restrict(name, patterns)
     except PrizmError as error:
         return _form_page(
             request,
@@ -228,6 +277,7 @@ def update(request: Request, name: str, form: Form, principal: Admin) -> Respons
             error=error,
             stored_credentials=record.credential_fields,
             test_secrets=text(form, "test_secrets"),
+            allowed_secrets=text(form, "allowed_secrets"),
         )
     return RedirectResponse(f"/settings/integrations?saved={name}", status_code=303)
 
@@ -242,7 +292,11 @@ def test_edited(
     return _report(
         request,
         lambda: service.test_changes(
-            name, changes, clear=clear, secrets=_secrets(text(form, "test_secrets"))
+            name,
+            changes,
+            clear=clear,
+            secrets=_secrets(text(form, "test_secrets")),
+            allowed_secrets=_patterns(form),
         ),
     )
 
