@@ -17,7 +17,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -132,8 +132,55 @@ class UserService:
     def get(self, name: str) -> UserRecord:
         return self.store.users.get(name)
 
+    def update(
+        self, name: str, *, role: str | None = None, password: str | None = None
+    ) -> UserRecord:
+        """Change a user's role, password or both.
+
+        A new password signs the user out of every session; API tokens keep
+        working until they are revoked.
+        """
+        if role is None and password is None:
+            raise InvalidUser(
+                f"Nothing to change for user '{name}'.",
+                hint="Give a new role, a new password, or both.",
+            )
+        current = self.get(name)
+        checked = None if role is None else self.check_role(role)
+        if password is not None:
+            self.check_password(password)
+        if checked is not None and checked != "admin":
+            self._keep_an_admin(current, f"give '{name}' the role {checked}")
+        record = self.store.users.update(
+            name,
+            role=checked,
+            password_hash=None if password is None else _hasher.hash(password),
+        )
+        details: dict[str, Any] = {"password_changed": password is not None}
+        if checked is not None:
+            details.update(role_before=current.role, role_after=checked)
+        audit.record(self.store, "user.update", "user", name, **details)
+        log.info(
+            "user updated name=%s role=%s password_changed=%s",
+            name,
+            record.role,
+            password is not None,
+        )
+        return record
+
+    def _keep_an_admin(self, user: UserRecord, action: str) -> None:
+        """Raise when ``action`` would leave the store without an admin."""
+        if user.role != "admin" or self.store.users.count_with_role("admin") > 1:
+            return
+        raise InvalidUser(
+            f"Cannot {action}: '{user.name}' is the only admin, and nobody could "
+            "manage integrations or users afterwards.",
+            hint="Add another admin first: prizm user add NAME --role admin.",
+        )
+
     def remove(self, name: str) -> None:
         """Delete a user; their API tokens and sessions stop working at once."""
+        self._keep_an_admin(self.get(name), f"remove '{name}'")
         self.store.users.remove(name)
         audit.record(self.store, "user.remove", "user", name)
         log.info("user removed name=%s", name)

@@ -469,6 +469,47 @@ class TestUsersApi:
         assert removed.status_code == 204
         assert client.delete("/api/v1/users/bob").status_code == 404
 
+    def test_admin_changes_role(self, web: Web) -> None:
+        web.add_user("bob", "viewer")
+
+        response = web.api("admin").patch("/api/v1/users/bob", json={"role": "editor"})
+
+        assert response.status_code == 200, response.text
+        assert response.json()["role"] == "editor"
+
+    def test_only_admin_not_demoted(self, web: Web) -> None:
+        client = web.api("admin")
+
+        response = client.patch("/api/v1/users/admin-api", json={"role": "viewer"})
+
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_user"
+        assert "only admin" in response.json()["error"]["message"]
+
+    def test_editor_cannot_change_users(self, web: Web) -> None:
+        web.add_user("bob", "viewer")
+
+        response = web.api("editor").patch("/api/v1/users/bob", json={"role": "admin"})
+
+        assert response.status_code == 403
+        assert UserService(open_store()).get("bob").role == "viewer"
+
+    def test_page_changes_password(self, web: Web, canaries: Canaries) -> None:
+        web.add_user("bob", "viewer")
+        client = web.as_role("admin")
+        new_password = canaries.make("bob-password")
+
+        response = client.post(
+            "/settings/users/update",
+            data={"csrf_token": client.csrf, "name": "bob", "password": new_password},
+        )
+        page = client.get(response.headers["location"]).text
+
+        assert response.status_code == 303, response.text
+        assert "Changed user &#39;bob&#39;." in page
+        assert UserService(open_store()).authenticate("bob", new_password)
+        assert UserService(open_store()).get("bob").role == "viewer"
+
     def test_editor_cannot_remove_users(self, web: Web) -> None:
         web.add_user("bob", "viewer")
 

@@ -51,6 +51,63 @@ class TestUsers:
         assert result.status == 2
         assert "usage_error" in result.err
 
+    def test_update_role(self) -> None:
+        run_cli(["user", "add", "ana", "--role", "viewer"], stdin=PASSWORD)
+
+        result = run_cli(["user", "update", "ana", "--role", "editor"])
+
+        assert result.status == 0, result.err
+        assert "Updated user 'ana': role editor." in result.out
+        assert UserService(open_store()).get("ana").role == "editor"
+
+    def test_update_password_ends_sessions(self, canaries: Canaries) -> None:
+        run_cli(["user", "add", "ana"], stdin=PASSWORD)
+        service = UserService(open_store())
+        _, cookie = service.start_session(service.get("ana"))
+        new_password = canaries.make("new-password")
+
+        result = run_cli(["user", "update", "ana", "--password"], stdin=new_password)
+
+        assert result.status == 0, result.err
+        assert service.authenticate("ana", new_password).name == "ana"
+        assert service.session(cookie) is None
+        event = open_store().audit.events()[-1]
+        assert event.action == "user.update"
+        assert event.details == {"password_changed": True}
+
+    def test_update_needs_a_change(self) -> None:
+        run_cli(["user", "add", "ana"], stdin=PASSWORD)
+
+        result = run_cli(["user", "update", "ana"])
+
+        assert result.status == 2
+        assert "--role ROLE, --password" in result.err
+
+    def test_only_admin_kept(self) -> None:
+        run_cli(["user", "add", "root", "--role", "admin"], stdin=PASSWORD)
+
+        demoted = run_cli(["user", "update", "root", "--role", "viewer"])
+        removed = run_cli(["user", "remove", "root"])
+
+        assert demoted.status == 1
+        assert demoted.err.startswith("error[invalid_user]: Cannot give 'root'")
+        assert "only admin" in demoted.err
+        assert removed.status == 1
+        assert "only admin" in removed.err
+        assert UserService(open_store()).get("root").role == "admin"
+
+    def test_second_admin_may_be_demoted(self) -> None:
+        run_cli(["user", "add", "root", "--role", "admin"], stdin=PASSWORD)
+        run_cli(["user", "add", "ops", "--role", "admin"], stdin=PASSWORD)
+
+        result = run_cli(["user", "update", "root", "--role", "viewer", "--json"])
+
+        assert result.status == 0, result.err
+        assert json.loads(result.out)["role"] == "viewer"
+        event = open_store().audit.events()[-1]
+        assert event.details["role_before"] == "admin"
+        assert event.details["role_after"] == "viewer"
+
     def test_remove(self) -> None:
         run_cli(["user", "add", "ana"], stdin=PASSWORD)
 

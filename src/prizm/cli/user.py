@@ -87,6 +87,42 @@ def list_users(json_output: JsonOption = False) -> None:
     emit([record.to_dict() for record in records], render, as_json=json_output)
 
 
+@user_app.command("update")
+def update_user(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[
+        str | None, typer.Option("--role", help=f"New role: {', '.join(ROLES)}.")
+    ] = None,
+    password: Annotated[
+        bool,
+        typer.Option(
+            "--password",
+            help="Set a new password, read from standard input or a hidden prompt. "
+            "It signs the user out of every session.",
+        ),
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Change a user's role, password or both."""
+    if role is None and not password:
+        raise UsageError(
+            "Give --role ROLE, --password, or both.",
+            hint=f"For example: prizm user update {name} --role editor",
+        )
+    new_password = _read_password() if password else None
+    record = user_service().update(name, role=role, password=new_password)
+    changes = [f"role {record.role}"] if role is not None else []
+    if password:
+        changes.append("a new password")
+    emit(
+        record.to_dict(),
+        lambda: stdout.print(
+            f"Updated user '{record.name}': {' and '.join(changes)}.", markup=False
+        ),
+        as_json=json_output,
+    )
+
+
 @user_app.command("remove")
 def remove_user(
     name: Annotated[str, typer.Argument(help="User name.")],

@@ -161,6 +161,29 @@ class UserRepository:
         with session_scope(self._store.sessions) as session:
             self._row(session, name).password_hash = password_hash
 
+    def update(
+        self, name: str, *, role: str | None = None, password_hash: str | None = None
+    ) -> UserRecord:
+        """Change the role and/or the password hash of ``name``.
+
+        A new password hash ends every session of the user, so a reset password
+        signs out whoever held the old one. API tokens are kept.
+        """
+        with session_scope(self._store.sessions) as session:
+            row = self._row(session, name)
+            if role is not None:
+                row.role = role
+            if password_hash is not None:
+                row.password_hash = password_hash
+                session.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
+            session.flush()
+            return _user(row)
+
+    def count_with_role(self, role: str) -> int:
+        with session_scope(self._store.sessions) as session:
+            rows = session.scalars(select(UserRow.id).where(UserRow.role == role))
+            return len(list(rows))
+
     def record_login(self, name: str) -> None:
         with session_scope(self._store.sessions) as session:
             self._row(session, name).last_login_at = utcnow()

@@ -27,6 +27,15 @@ class UserCreate(BaseModel):
     password: str
 
 
+class UserUpdate(BaseModel):
+    """A new role, a new password, or both; a new password ends the sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: str | None = None
+    password: str | None = None
+
+
 @router.get("/me")
 def me(principal: Viewer) -> dict[str, Any]:
     """Show the user behind the request and how they signed in."""
@@ -48,8 +57,16 @@ def add_user(body: UserCreate, service: Service, principal: Admin) -> dict[str, 
     return service.add(body.name, body.role, body.password).to_dict()
 
 
+@router.patch("/users/{name}")
+def update_user(
+    name: str, body: UserUpdate, service: Service, principal: Admin
+) -> dict[str, Any]:
+    """Change a user's role or password; the only admin cannot be demoted."""
+    return service.update(name, role=body.role, password=body.password).to_dict()
+
+
 @router.delete("/users/{name}", status_code=204)
 def remove_user(name: str, service: Service, principal: Admin) -> Response:
-    """Remove a user with their API tokens and sessions."""
+    """Remove a user with their API tokens and sessions; not the only admin."""
     service.remove(name)
     return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""Settings → Users: admins add and remove users of the console."""
+"""Settings → Users: admins add, change and remove users of the console."""
 
 from __future__ import annotations
 
@@ -45,13 +45,19 @@ def _page(
 
 @router.get("")
 def list_page(
-    request: Request, principal: Admin, added: str = "", removed: str = ""
+    request: Request,
+    principal: Admin,
+    added: str = "",
+    removed: str = "",
+    changed: str = "",
 ) -> HTMLResponse:
     notice = ""
     if added:
         notice = f"Added user '{added}'."
     elif removed:
         notice = f"Removed user '{removed}'."
+    elif changed:
+        notice = f"Changed user '{changed}'."
     return _page(request, notice=notice)
 
 
@@ -66,6 +72,18 @@ def add(request: Request, form: Form, principal: Admin) -> Response:
     return RedirectResponse(f"/settings/users?added={name}", status_code=303)
 
 
+@router.post("/update")
+def update(request: Request, form: Form, principal: Admin) -> Response:
+    name = text(form, "name")
+    role = text(form, "role") or None
+    password = text(form, "password") or None
+    try:
+        users(request).update(name, role=role, password=password)
+    except PrizmError as error:
+        return _page(request, error=error)
+    return RedirectResponse(f"/settings/users?changed={name}", status_code=303)
+
+
 @router.post("/{name}/delete")
 def remove(request: Request, name: str, principal: Admin) -> Response:
     if name == principal.user.name:
@@ -76,5 +94,8 @@ def remove(request: Request, name: str, principal: Admin) -> Response:
                 hint="Sign in as another admin to remove this user.",
             ),
         )
-    users(request).remove(name)
+    try:
+        users(request).remove(name)
+    except PrizmError as error:
+        return _page(request, error=error)
     return RedirectResponse(f"/settings/users?removed={name}", status_code=303)
