@@ -135,3 +135,44 @@ class TestStoreLocation:
 
         assert "pw" not in caught.value.text
         assert "PRIZM_DATABASE_URL" in caught.value.text
+
+
+class TestProviderCache:
+    @staticmethod
+    def add(store_url: str, endpoint: str) -> IntegrationService:
+        service = IntegrationService(open_store(store_url))
+        service.add(
+            "aws",
+            "aws",
+            {
+                "region": REGION,
+                "auth": "access-keys",
+                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                "secret_access_key": "cache-test-key",
+                "endpoint_url": endpoint,
+                "allow_http": True,
+            },
+        )
+        return service
+
+    def test_same_name_in_two_stores(self, tmp_path: Path) -> None:
+        first = self.add(f"sqlite:///{tmp_path / 'a.db'}", "http://127.0.0.1:1")
+        second = self.add(f"sqlite:///{tmp_path / 'b.db'}", "http://127.0.0.1:2")
+
+        first_provider = first.provider("aws")
+        second_provider = second.provider("aws")
+
+        assert first_provider is not second_provider
+        assert first_provider.settings.endpoint_url == "http://127.0.0.1:1"  # type: ignore[attr-defined]
+        assert second_provider.settings.endpoint_url == "http://127.0.0.1:2"  # type: ignore[attr-defined]
+
+    def test_readded_integration_not_served_stale(self, tmp_path: Path) -> None:
+        url = f"sqlite:///{tmp_path / 'a.db'}"
+        service = self.add(url, "http://127.0.0.1:1")
+        stale = service.provider("aws")
+        service.remove("aws")
+
+        fresh = self.add(url, "http://127.0.0.1:2").provider("aws")
+
+        assert fresh is not stale
+        assert fresh.settings.endpoint_url == "http://127.0.0.1:2"  # type: ignore[attr-defined]

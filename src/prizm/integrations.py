@@ -52,7 +52,9 @@ class _Cached:
     checked_at: float
 
 
-_providers: dict[str, _Cached] = {}
+# Keyed by store URL and integration name: two stores in one process (tests,
+# benchmarks) may each have an integration called "aws".
+_providers: dict[tuple[str, str], _Cached] = {}
 _providers_lock = threading.Lock()
 
 
@@ -174,6 +176,7 @@ class IntegrationService:
         settings = self.validate(kind, values)
         plain, secret = self._split(kind, settings)
         record = self.store.integrations.add(name, kind.type_name, plain, secret)
+        self.forget_provider(name)
         if patterns:
             record = self.store.integrations.set_allowed(name, patterns)
         audit.record(
@@ -389,10 +392,14 @@ class IntegrationService:
         """Return the allowed secret patterns of ``name`` (empty: all allowed)."""
         return self._cached(name).allowed
 
+    def _cache_key(self, name: str) -> tuple[str, str]:
+        return (str(self.store.engine.url), name)
+
     def _cached(self, name: str) -> _Cached:
         now = time.monotonic()
+        key = self._cache_key(name)
         with _providers_lock:
-            cached = _providers.get(name)
+            cached = _providers.get(key)
             if (
                 cached is not None
                 and now - cached.checked_at < PROVIDER_RECHECK_SECONDS
@@ -407,26 +414,26 @@ class IntegrationService:
             )
         fingerprint = record.fingerprint
         with _providers_lock:
-            cached = _providers.get(name)
+            cached = _providers.get(key)
             if cached is not None and cached.fingerprint == fingerprint:
                 cached.checked_at = now
                 return cached
         provider = provider_type(record.type).create(name, self.settings(record))
         fresh = _Cached(fingerprint, provider, record.allowed_secrets, now)
         with _providers_lock:
-            cached = _providers.get(name)
+            cached = _providers.get(key)
             if cached is not None and cached.fingerprint == fingerprint:
                 provider.close()
                 return cached
             # A replaced provider is not closed here: another thread may still be in
             # a call on it. Its clients close when it is garbage collected.
-            _providers[name] = fresh
+            _providers[key] = fresh
         return fresh
 
     def forget_provider(self, name: str) -> None:
         """Drop the cached provider; calls still running on it finish normally."""
         with _providers_lock:
-            _providers.pop(name, None)
+            _providers.pop(self._cache_key(name), None)
 
     def test(self, name: str, secrets: Sequence[str] = ()) -> TestReport:
         """Run Test Connection on a stored integration and store the outcome."""

@@ -152,6 +152,25 @@ class TestRun:
         assert record["status"] == "failed"
         assert record["error"]["code"] == "secret_not_found"
 
+    def test_failed_run_error_on_stderr(
+        self, aws: AwsFixture, database: Database
+    ) -> None:
+        aws.add_integration()
+        assert run_cli(connector_args(database)).status == 0
+
+        result = run_cli(["run", "analytics"])
+        failed = run_cli(["runs", "--status", "failed", "--json"])
+        succeeded = run_cli(["runs", "--status", "succeeded", "--json"])
+
+        assert result.status == 1
+        assert "Run 1 of 'analytics' failed." in result.out
+        assert "error[" not in result.out
+        errors = [line for line in result.err.splitlines() if line.startswith("error[")]
+        assert len(errors) == 1
+        assert errors[0].startswith("error[secret_not_found]: ")
+        assert [run["id"] for run in json.loads(failed.out)] == [1]
+        assert json.loads(succeeded.out) == []
+
     def test_run_unknown_connector(self) -> None:
         result = run_cli(["run", "ghost"])
 

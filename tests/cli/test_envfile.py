@@ -112,6 +112,21 @@ class TestResolve:
         assert "MISSING (secret_not_found)" in result.err
         assert "KEYLESS (key_not_found)" in result.err
 
+    def test_every_failed_reference_named(
+        self, aws: AwsFixture, tmp_path: Path
+    ) -> None:
+        aws.add_integration()
+        path = tmp_path / "many.env"
+        names = [f"MISSING_{index}" for index in range(25)]
+        path.write_text("".join(f"{name}=vault://aws/none#k\n" for name in names))
+
+        result = run_cli(["resolve", "--env-file", str(path)])
+
+        assert result.status == 1
+        assert "25 references failed" in result.err
+        for name in names:
+            assert f"{name} (secret_not_found)" in result.err
+
     def test_missing_file(self) -> None:
         result = run_cli(["resolve", "--env-file", "/nonexistent/app.env"])
 

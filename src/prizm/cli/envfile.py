@@ -57,18 +57,11 @@ def _combined(errors: dict[str, PrizmError]) -> PrizmError:
     name, first = next(iter(errors.items()))
     if len(errors) == 1:
         return first.reworded(f"{name}: {first.message}")
-    listed = list(errors.items())[:MAX_LISTED]
-    lines = "; ".join(f"{other} ({error.code})" for other, error in listed)
-    if len(errors) > MAX_LISTED:
-        lines += f"; and {len(errors) - MAX_LISTED} more"
+    lines = "; ".join(f"{other} ({error.code})" for other, error in errors.items())
     return first.reworded(
         f"{len(errors)} references failed to resolve: {lines}. First, {name}: "
         f"{first.message}"
     )
-
-
-MAX_LISTED = 20
-"""Failed references named one by one in an error; the rest are counted."""
 
 
 def _shell_quote(value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -64,7 +65,11 @@ def run_command(
                 )
 
             record = service.run(name, progress)
-    emit(record.to_dict(), lambda: _print_run(record, stats), as_json=json_output)
+    emit(
+        record.to_dict(),
+        lambda: _print_run(record, stats, error_to_stderr=True),
+        as_json=json_output,
+    )
     if record.status != "succeeded":
         raise typer.Exit(1)
 
@@ -89,7 +94,11 @@ def _queue_run(name: str, stats: bool, json_output: bool) -> None:
     )
 
 
-def _print_run(record: RunRecord, stats: bool) -> None:
+def _print_run(
+    record: RunRecord, stats: bool, *, error_to_stderr: bool = False
+) -> None:
+    """Print a run record. ``error_to_stderr`` puts a failed run's error line on
+    standard error, as for any failed command; history shows it on stdout."""
     if record.status in ("queued", "running"):
         stdout.print(
             f"Run {record.id} of '{record.connector}' is {record.status}: "
@@ -103,6 +112,10 @@ def _print_run(record: RunRecord, stats: bool) -> None:
             f"Run {record.id} of '{record.connector}' succeeded: {summary}",
             markup=False,
         )
+    elif error_to_stderr:
+        stdout.print(f"Run {record.id} of '{record.connector}' failed.", markup=False)
+        sys.stderr.write(f"error[{record.error_code}]: {record.error_message}\n")
+        sys.stderr.flush()
     else:
         stdout.print(
             f"Run {record.id} of '{record.connector}' failed: "
