@@ -473,6 +473,60 @@ class TestReviewFindings:
         assert added.err.startswith("error[credentials_unreadable]")
         assert "master key is missing" in added.err
 
+    def test_lost_key_reset_then_reentered(
+        self, prizm_home: Path, canaries: Canaries
+    ) -> None:
+        add_keyed_integrations(2, canaries)
+        reset_stores()
+        (prizm_home / "master.key").unlink()
+        new_key = canaries.make_plain("re-entered-key")
+
+        missing = run_cli(["secret", "get", "vault://int0/x"])
+        reset = run_cli(["keys", "reset", "--json"])
+        again = run_cli(["keys", "reset"])
+        partial = run_cli(
+            ["integration", "update", "aws", "int0", "--region", "us-west-2"]
+        )
+        reentered = run_cli(
+            ["integration", "update", "aws", "int0", "--access-key-id",
+             "AKIAIOSFODNN7EXAMPLE", "--secret-access-key-stdin"],
+            stdin=new_key + "\n",
+        )  # fmt: skip
+        checked = run_cli(["keys", "check", "--json"])
+
+        assert "int0, int1" in missing.err
+        assert "prizm keys reset" in missing.err
+        assert reset.status == 0, reset.err
+        assert json.loads(reset.out) == {"unreadable": ["int0", "int1"]}
+        assert (prizm_home / "master.key").exists()
+        assert again.status == 2
+        assert "not lost" in again.err
+        assert partial.status == 1
+        assert partial.err.startswith("error[credentials_unreadable]")
+        assert "must give the credentials again" in partial.err
+        assert reentered.status == 0, reentered.err
+        readable = {
+            item["integration"]: item["readable"] for item in json.loads(checked.out)
+        }
+        assert readable == {"int0": True, "int1": False}
+        service = IntegrationService(open_store())
+        settings = service.settings(service.get("int0"))
+        assert settings.secret_access_key.get_secret_value() == new_key  # type: ignore[attr-defined]
+        actions = [event.action for event in open_store().audit.events()]
+        assert "keys.reset" in actions
+
+    def test_reset_refused_with_environment_key(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(
+            "PRIZM_MASTER_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode()
+        )
+
+        result = run_cli(["keys", "reset"])
+
+        assert result.status == 2
+        assert "PRIZM_MASTER_KEY is set" in result.err
+
     def test_store_file_is_private(self, prizm_home: Path, canaries: Canaries) -> None:
         add_keyed_integrations(1, canaries)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from prizm import audit, redaction
 from prizm.errors import (
+    CredentialsUnreadable,
     IntegrationExists,
     IntegrationInUse,
     InvalidIntegration,
@@ -251,7 +252,9 @@ class IntegrationService:
         """Change settings of an integration; credentials not given are kept."""
         record = self.store.integrations.get(name)
         kind = provider_type(record.type)
-        settings = self.validate(kind, self._merge(record, changes, clear))
+        settings = self._validate_merged(
+            kind, record, self._merge(record, changes, clear)
+        )
         plain, secret = self._split(kind, settings)
         self._check_destination(record, kind, plain, secret, changes)
         updated = self.store.integrations.update(name, plain, secret)
@@ -286,7 +289,12 @@ class IntegrationService:
                 integration=record.name,
             )
         merged: dict[str, Any] = dict(record.settings)
-        merged.update(self.store.integrations.credentials(record))
+        try:
+            merged.update(self.store.integrations.credentials(record))
+        except CredentialsUnreadable:
+            # The master key was lost: the change must bring the credentials again,
+            # and ``_validate_merged`` says so when it does not.
+            log.info("stored credentials unreadable name=%s", record.name)
         for field in clear:
             merged.pop(field, None)
         for field, value in changes.items():
@@ -297,6 +305,22 @@ class IntegrationService:
                 continue
             merged[field] = value
         return merged
+
+    def _validate_merged(
+        self, kind: ProviderType, record: IntegrationRecord, merged: Mapping[str, Any]
+    ) -> BaseModel:
+        """Validate merged settings; blame unreadable stored credentials first."""
+        try:
+            return self.validate(kind, merged)
+        except InvalidIntegration as error:
+            try:
+                self.store.integrations.credentials(record)
+            except CredentialsUnreadable as unreadable:
+                raise unreadable.reworded(
+                    f"{unreadable.message} So the change must give the credentials "
+                    f"again: {error.message}"
+                ) from None
+            raise
 
     def _check_destination(
         self,
@@ -522,7 +546,7 @@ class IntegrationService:
         record = self.store.integrations.get(name)
         kind = provider_type(record.type)
         values = self._merge(record, changes, clear)
-        plain, secret = self._split(kind, self.validate(kind, values))
+        plain, secret = self._split(kind, self._validate_merged(kind, record, values))
         # Testing at a new destination would send the stored credentials there too.
         self._check_destination(record, kind, plain, secret, changes)
         if allowed_secrets is None:

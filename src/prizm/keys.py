@@ -23,13 +23,15 @@ from prizm.errors import CredentialsUnreadable, UsageError
 from prizm.store.crypto import (
     MasterKey,
     generate_key,
+    key_file_path,
     key_lock,
+    load_master_keys,
     sealed_key_id,
     write_key_file,
 )
 from prizm.store.store import Store
 
-__all__ = ["KeyCheck", "RotationReport", "check_keys", "rotate_keys"]
+__all__ = ["KeyCheck", "RotationReport", "check_keys", "reset_lost_key", "rotate_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +160,31 @@ def check_keys(store: Store) -> list[KeyCheck]:
 
 def primary_key(store: Store) -> MasterKey:
     return store.master_keys()[0]
+
+
+def reset_lost_key(store: Store) -> list[str]:
+    """Start a new key file after the master key was lost; return the integrations
+    whose credentials must be entered again.
+
+    Only a missing key file is replaced: an existing key, or keys given in
+    ``PRIZM_MASTER_KEY``, are never overwritten. The old credentials stay in the
+    store, unreadable, until ``integration update`` replaces them.
+    """
+    if os.environ.get("PRIZM_MASTER_KEY"):
+        raise UsageError(
+            "PRIZM_MASTER_KEY is set, so the master key lives outside Prizm.",
+            hint="Set PRIZM_MASTER_KEY to a new key (prizm keys rotate explains the "
+            "format), then enter the credentials again with prizm integration update.",
+        )
+    with key_lock(exclusive=True, wait=False):
+        path = key_file_path()
+        if path.exists():
+            raise UsageError(
+                f"The master key file {path} exists, so the key is not lost.",
+                hint="To replace a key that still works, use prizm keys rotate.",
+            )
+        lost = store.sealed_integrations()
+        load_master_keys(create=True)
+    audit.record(store, "keys.reset", "store", "master-key", unreadable=lost)
+    log.warning("master key reset: new key file written unreadable=%d", len(lost))
+    return lost

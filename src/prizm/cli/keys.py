@@ -7,7 +7,7 @@ import typer
 from prizm.cli.context import store
 from prizm.cli.integration import JsonOption
 from prizm.cli.output import emit, stdout
-from prizm.keys import check_keys, rotate_keys
+from prizm.keys import check_keys, reset_lost_key, rotate_keys
 
 __all__ = ["app"]
 
@@ -75,3 +75,24 @@ def check(json_output: JsonOption = False) -> None:
     emit([item.to_dict() for item in checks], render, as_json=json_output)
     if unreadable:
         raise typer.Exit(1)
+
+
+@app.command("reset")
+def reset(json_output: JsonOption = False) -> None:
+    """Start a new master key after the key file was lost.
+
+    It writes a new key file only when none exists. Credentials sealed with the
+    lost key cannot be recovered: enter them again with prizm integration update.
+    """
+    lost = reset_lost_key(store())
+
+    def render() -> None:
+        stdout.print("Wrote a new master key file.", markup=False)
+        for name in lost:
+            stdout.print(
+                f"{name}: its stored credentials were sealed with the lost key. Enter "
+                "them again with: prizm integration update ...",
+                markup=False,
+            )
+
+    emit({"unreadable": lost}, render, as_json=json_output)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from prizm.config import database_url
@@ -63,25 +63,27 @@ class Store:
         try:
             return load_master_keys(create=False)
         except StoreError:
-            sealed = self._count_sealed()
-            if sealed == 0:
+            sealed = self.sealed_integrations()
+            if not sealed:
                 return load_master_keys(create=True)
         raise CredentialsUnreadable(
             f"The master key is missing ({key_file_path()} does not exist and "
-            f"PRIZM_MASTER_KEY is not set), but {sealed} integrations have stored "
-            "credentials sealed with it.",
+            "PRIZM_MASTER_KEY is not set), but the stored credentials of "
+            f"{len(sealed)} integrations are sealed with it: {', '.join(sealed)}.",
             hint="Restore the key file or set PRIZM_MASTER_KEY. If the key is lost, "
-            "remove and add those integrations again with their credentials.",
+            "start a new one with prizm keys reset, then enter those integrations' "
+            "credentials again with prizm integration update.",
         )
 
-    def _count_sealed(self) -> int:
+    def sealed_integrations(self) -> list[str]:
+        """Return the names of integrations with stored credentials, sorted."""
         with self.engine.connect() as connection:
-            count = connection.execute(
-                select(func.count())
-                .select_from(IntegrationRow)
+            names = connection.execute(
+                select(IntegrationRow.name)
                 .where(IntegrationRow.credentials.is_not(None))
-            ).scalar()
-        return int(count or 0)
+                .order_by(IntegrationRow.name)
+            ).scalars()
+            return list(names)
 
     @cached_property
     def integrations(self) -> IntegrationRepository:
