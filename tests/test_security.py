@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -256,6 +255,28 @@ class TestOutbound:
         assert "link-local" in result.err
 
 
+PAUSED_ROTATION = """
+import sys, time
+from prizm.cli.main import main
+from prizm.store.integrations import IntegrationRepository
+
+original = IntegrationRepository.reseal
+calls = []
+
+
+def paused(self, name):
+    if len(calls) == 5:
+        print("paused", flush=True)
+        time.sleep(600)
+    calls.append(name)
+    return original(self, name)
+
+
+IntegrationRepository.reseal = paused
+sys.exit(main(["keys", "rotate"]))
+"""
+
+
 def add_keyed_integrations(count: int, canaries: Canaries) -> dict[str, str]:
     service = IntegrationService(open_store())
     keys = {}
@@ -301,33 +322,26 @@ class TestKeys:
     def test_interrupted_rotation_resumes(
         self, prizm_home: Path, canaries: Canaries
     ) -> None:
-        add_keyed_integrations(150, canaries)
+        keys = add_keyed_integrations(12, canaries)
         reset_stores()
         database = prizm_home / "prizm.db"
         old = load_master_keys()[0].key_id
+        # The rotation runs in a child process that pauses after five reseals, so
+        # the kill always lands half-way; nothing else of the rotation is changed.
         process = subprocess.Popen(
-            [sys.executable, "-m", "prizm.cli.main", "keys", "rotate"],
+            [sys.executable, "-c", PAUSED_ROTATION],
             env={**os.environ},
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
-        killed = False
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            rows = (
-                sqlite3.connect(database)
-                .execute("select credentials from integrations")
-                .fetchall()
-            )
-            moved = [row for row in rows if sealed_key_id(row[0]) != old]
-            if moved and len(moved) < len(rows):
-                os.kill(process.pid, signal.SIGKILL)
-                killed = True
-                break
-            time.sleep(0.005)
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "paused"
+        os.kill(process.pid, signal.SIGKILL)
         process.wait()
-        if not killed:
-            pytest.skip("the rotation finished before it could be interrupted")
+        rows = sqlite3.connect(database).execute("select credentials from integrations")
+        moved = [row for row in rows.fetchall() if sealed_key_id(row[0]) != old]
+        assert len(moved) == 5
         assert len((prizm_home / "master.key").read_text().split()) == 2
 
         again = run_cli_process(["keys", "rotate", "--json"])
@@ -340,6 +354,11 @@ class TestKeys:
         check = run_cli_process(["keys", "check", "--json"])
         assert check.status == 0
         assert all(item["readable"] for item in json.loads(check.out))
+        reset_stores()
+        service = IntegrationService(open_store())
+        for name, key in keys.items():
+            settings = service.settings(service.get(name))
+            assert settings.secret_access_key.get_secret_value() == key  # type: ignore[attr-defined]
 
     def test_environment_keys(
         self, monkeypatch: pytest.MonkeyPatch, canaries: Canaries
