@@ -17,7 +17,7 @@ import pytest
 
 from prizm import redaction
 from prizm.connector_service import ConnectorService
-from prizm.errors import InvalidIntegration, ReferenceNotAllowed
+from prizm.errors import InvalidIntegration, PrizmError, ReferenceNotAllowed
 from prizm.integrations import IntegrationService
 from prizm.jobs import JobService
 from prizm.logging import configure_logging
@@ -107,6 +107,89 @@ class TestAllowedSecrets:
 
         assert good.status == 0, good.err
         assert bad.err.startswith("error[reference_not_allowed]")
+
+    def test_arn_of_other_region_or_account_refused(self, aws: AwsFixture) -> None:
+        aws.add_integration(allowed_secrets="prizm/*")
+        own = aws.create_secret("prizm/db", '{"k": "v"}')["ARN"]
+        account = own.split(":")[4]
+        other_region = own.replace(f":{aws.region}:", ":eu-west-3:")
+        other_account = own.replace(f":{account}:", ":999999999999:")
+
+        refused = [
+            run_cli(["secret", "get", f"vault://aws/{arn}#k"])
+            for arn in (other_region, other_account)
+        ]
+
+        for result in refused:
+            assert result.err.startswith("error[reference_not_allowed]")
+            assert "own region and account" in result.err
+
+    @pytest.mark.parametrize(
+        ("name", "code"),
+        [
+            ("secret/prizm/db", None),
+            ("secret/prizm/team/db", None),
+            ("secret/payroll/db", "reference_not_allowed"),
+            ("secret/prizm/../payroll/db", "invalid_reference"),
+            ("secret/data/payroll/db", "reference_not_allowed"),
+            ("secret/prizm/data/db", None),
+        ],
+        ids=["inside", "nested", "outside", "dot-dot", "data-outside", "data-key"],
+    )
+    def test_vault_paths_checked(self, name: str, code: str | None) -> None:
+        IntegrationService(open_store()).add(
+            "hashicorp",
+            "hashicorp",
+            {"address": "https://127.0.0.1:8200", "token": "s.policy-test"},
+            allowed_secrets=["secret/prizm/*"],
+        )
+        service = ConnectorService(open_store())
+        fields = {
+            "host": "127.0.0.1",
+            "database": "d",
+            "username": "u",
+            "password": f"vault://hashicorp/{name}#password",
+        }
+
+        if code is None:
+            service.add("postgres", "vaulted", fields)
+            assert service.get("vaulted").fields["password"].endswith("#password")
+        else:
+            with pytest.raises(PrizmError) as caught:
+                service.add("postgres", "vaulted", fields)
+            assert caught.value.code == code
+
+    @pytest.mark.parametrize(
+        ("name", "allowed"),
+        [("prizm-db", True), ("PRIZM-DB", True), ("other-db", False)],
+        ids=["same-case", "other-case", "outside"],
+    )
+    def test_key_vault_names_case_insensitive(self, name: str, allowed: bool) -> None:
+        IntegrationService(open_store()).add(
+            "azure",
+            "azure",
+            {
+                "vault_url": "https://prizm.vault.azure.net",
+                "auth": "client-secret",
+                "tenant_id": "00000000-0000-0000-0000-000000000001",
+                "client_id": "00000000-0000-0000-0000-000000000002",
+                "client_secret": "policy-test-secret",
+            },
+            allowed_secrets=["prizm-*"],
+        )
+        service = ConnectorService(open_store())
+        fields = {
+            "host": "127.0.0.1",
+            "database": "d",
+            "username": "u",
+            "password": f"vault://azure/{name}#password",
+        }
+
+        if allowed:
+            service.add("postgres", "keyed", fields)
+        else:
+            with pytest.raises(ReferenceNotAllowed):
+                service.add("postgres", "keyed", fields)
 
     def test_exfiltration_refused_at_run_time(
         self, aws: AwsFixture, database: Database, canaries: Canaries
