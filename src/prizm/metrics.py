@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CallRecord", "Metrics", "collect_calls", "metrics"]
+__all__ = ["CallRecord", "Metrics", "collect_calls", "fleet_prometheus", "metrics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +205,56 @@ class Metrics:
             self._retries.clear()
             self._call_seconds.clear()
             self._resolution = _Histogram()
+
+
+FleetTotal = tuple[str, str, str, str, int, int]
+"""Integration, provider, operation, outcome, calls and retries of stored runs."""
+
+RUN_STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+def fleet_prometheus(totals: Iterable[FleetTotal], statuses: Mapping[str, int]) -> str:
+    """Render the calls of every process's job runs and the runs by status.
+
+    The numbers come from the store that all processes share, so one scrape of
+    ``prizm serve`` covers the runs that Celery workers executed as well.
+    """
+    lines = [
+        "# HELP prizm_runs Job runs in the store by status.",
+        "# TYPE prizm_runs gauge",
+    ]
+    for status in sorted({*RUN_STATUSES, *statuses}):
+        lines.append(
+            f"prizm_runs{{{_labels(status=status)}}} {statuses.get(status, 0)}"
+        )
+    lines += [
+        "# HELP prizm_run_vault_api_calls_total Vault API calls of finished job "
+        "runs, in every process.",
+        "# TYPE prizm_run_vault_api_calls_total counter",
+    ]
+    rows = sorted(totals)
+    for integration, provider, operation, outcome, calls, _ in rows:
+        labels = _labels(
+            integration=integration,
+            provider=provider,
+            operation=operation,
+            outcome=outcome,
+        )
+        lines.append(f"prizm_run_vault_api_calls_total{{{labels}}} {calls}")
+    lines += [
+        "# HELP prizm_run_vault_api_retries_total SDK retries of finished job runs, "
+        "in every process.",
+        "# TYPE prizm_run_vault_api_retries_total counter",
+    ]
+    for integration, provider, operation, outcome, _, retries in rows:
+        labels = _labels(
+            integration=integration,
+            provider=provider,
+            operation=operation,
+            outcome=outcome,
+        )
+        lines.append(f"prizm_run_vault_api_retries_total{{{labels}}} {retries}")
+    return "\n".join(lines) + "\n"
 
 
 def _escape(value: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -194,3 +195,20 @@ class AuditEventRow(Base):
     target: Mapped[str] = mapped_column(String(255))
     outcome: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RunCallTotalRow(Base):
+    """Vault API calls made by the job runs of every process, by outcome.
+
+    Each finished run adds its calls in the transaction that stores its outcome,
+    so ``prizm serve`` can report the whole fleet's calls from the store.
+    """
+
+    __tablename__ = "run_call_totals"
+
+    integration: Mapped[str] = mapped_column(String(63), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger)
+    retries: Mapped[int] = mapped_column(BigInteger)

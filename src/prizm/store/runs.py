@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from prizm.errors import RunNotFound
 from prizm.store.database import session_scope
-from prizm.store.models import RunFieldRow, RunRow, utcnow
+from prizm.store.models import RunCallTotalRow, RunFieldRow, RunRow, utcnow
 
 if TYPE_CHECKING:
     from prizm.store.connectors import ConnectorRecord
@@ -150,6 +152,67 @@ def _record(row: RunRow) -> RunRecord:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CallTotal:
+    """Vault API calls of all finished runs with one integration, operation and
+    outcome."""
+
+    integration: str
+    provider: str
+    operation: str
+    outcome: str
+    calls: int
+    retries: int
+
+
+def _add_call_totals(session: Session, stats: dict[str, Any] | None) -> None:
+    """Add the calls listed in a run's ``stats`` to the stored totals."""
+    calls: Counter[tuple[str, str, str, str]] = Counter()
+    retries: Counter[tuple[str, str, str, str]] = Counter()
+    for attempt in (stats or {}).get("attempts", []):
+        for call in attempt.get("calls", []):
+            key = (
+                call["integration"],
+                call["provider"],
+                call["operation"],
+                call["outcome"],
+            )
+            calls[key] += 1
+            retries[key] += int(call.get("retries", 0))
+    dialect = session.get_bind().dialect.name
+    for key, count in calls.items():
+        integration, provider, operation, outcome = key
+        values = {
+            "integration": integration,
+            "provider": provider,
+            "operation": operation,
+            "outcome": outcome,
+            "calls": count,
+            "retries": retries[key],
+        }
+        if dialect in ("postgresql", "sqlite"):
+            # One atomic upsert, so workers finishing runs at once never lose a count.
+            dialect_module = postgresql if dialect == "postgresql" else sqlite
+            statement = dialect_module.insert(RunCallTotalRow).values(**values)
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["integration", "provider", "operation", "outcome"],
+                    set_={
+                        "calls": RunCallTotalRow.calls + statement.excluded.calls,
+                        "retries": RunCallTotalRow.retries + statement.excluded.retries,
+                    },
+                )
+            )
+            continue
+        # NOTE: on other databases two runs finishing at once may race on a new row.
+        row = session.get(RunCallTotalRow, key)
+        if row is None:
+            session.add(RunCallTotalRow(**values))
+        else:
+            row.calls += count
+            row.retries += retries[key]
+
+
 class RunRepository:
     """Create, update and read run records."""
 
@@ -231,7 +294,32 @@ class RunRepository:
             row.result = result
             row.stats = stats
             row.lease_expires_at = None
+            _add_call_totals(session, stats)
             return True
+
+    def call_totals(self) -> list[CallTotal]:
+        """Return the vault API calls of every finished run, by outcome."""
+        with session_scope(self._store.sessions) as session:
+            rows = session.scalars(select(RunCallTotalRow))
+            return [
+                CallTotal(
+                    row.integration,
+                    row.provider,
+                    row.operation,
+                    row.outcome,
+                    row.calls,
+                    row.retries,
+                )
+                for row in rows
+            ]
+
+    def status_counts(self) -> dict[str, int]:
+        """Return how many runs are in each status."""
+        with session_scope(self._store.sessions) as session:
+            rows = session.execute(
+                select(RunRow.status, func.count()).group_by(RunRow.status)
+            )
+            return {status: int(count) for status, count in rows}
 
     def get(self, run_id: int) -> RunRecord:
         """Return the run with ``run_id`` or raise ``RunNotFound``."""

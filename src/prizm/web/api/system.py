@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from prizm.metrics import metrics
+from prizm.metrics import fleet_prometheus, metrics
 from prizm.store.store import Store
 from prizm.web.api.deps import Viewer, store
 from prizm.web.errors import error_body
@@ -34,6 +34,25 @@ def healthz(store: Annotated[Store, Depends(store)]) -> dict[str, Any] | JSONRes
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def prometheus_metrics(principal: Viewer) -> PlainTextResponse:
-    """Serve vault call counters in the Prometheus text format (any role)."""
-    return PlainTextResponse(metrics.prometheus(), media_type=PROMETHEUS_TYPE)
+def prometheus_metrics(
+    principal: Viewer, store: Annotated[Store, Depends(store)]
+) -> PlainTextResponse:
+    """Serve vault call counters in the Prometheus text format (any role).
+
+    The ``prizm_vault_*`` series count this server's own calls (Check, Test
+    Connection, runs it executes); ``prizm_runs`` and ``prizm_run_vault_*`` come
+    from the store and cover the runs of every process, workers included.
+    """
+    totals = [
+        (
+            total.integration,
+            total.provider,
+            total.operation,
+            total.outcome,
+            total.calls,
+            total.retries,
+        )
+        for total in store.runs.call_totals()
+    ]
+    fleet = fleet_prometheus(totals, store.runs.status_counts())
+    return PlainTextResponse(metrics.prometheus() + fleet, media_type=PROMETHEUS_TYPE)
