@@ -139,6 +139,40 @@ class TestRun:
         assert records[0]["fields"][0]["secret_id"] == created["ARN"]
         assert "analytics" in table.out
 
+    def test_bracketed_names_printed_verbatim(
+        self, aws: AwsFixture, database: Database
+    ) -> None:
+        """Names in output are text, never Rich markup that could crash or hide."""
+        aws.add_integration()
+        aws.create_secret(SECRET, json.dumps(database.secret_json()))
+        database.server.execute(
+            'create table "evil[/]" (id int); create table "[bold]loud" (id int)',
+            database=database.name,
+        )
+        database.server.execute(
+            f'grant select on "evil[/]", "[bold]loud" to "{database.user}"',
+            database=database.name,
+        )
+        assert run_cli(connector_args(database)).status == 0
+
+        run = run_cli(["run", "analytics"])
+        shown = run_cli(["runs", "--id", "1"])
+        probe = run_cli(["secret", "get", "vault://aws/prizm/[bold]probe[/]"])
+        audit = run_cli(["audit"])
+        events = run_cli(["audit", "--json"])
+
+        assert run.status == 0, run.err
+        assert "evil[/]" in run.out
+        assert "[bold]loud" in run.out
+        assert shown.status == 0, shown.err
+        assert "evil[/]" in shown.out
+        assert probe.err.startswith("error[secret_not_found]")
+        assert "prizm/[bold]probe[/]" in probe.err
+        assert audit.status == 0, audit.err
+        read = json.loads(events.out.splitlines()[-1])
+        assert read["target"] == "vault://aws/prizm/[bold]probe[/]"
+        assert read["details"] == {"command": "secret get"}
+
     def test_failed_run_json_and_status(
         self, aws: AwsFixture, database: Database
     ) -> None:

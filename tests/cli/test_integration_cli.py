@@ -243,6 +243,15 @@ class TestTestConnection:
         assert result.status == 1
         assert "no key 'password'" in result.out
 
+    def test_bracketed_secret_name_shown_verbatim(self, aws: AwsFixture) -> None:
+        aws.add_integration()
+
+        result = run_cli(["integration", "test", "aws", "--secret", "prizm/[red]x[/]"])
+
+        assert result.status == 1
+        assert "Secret prizm/[red]x[/]:" in result.out
+        assert "internal_error" not in result.err
+
     def test_reference_to_other_integration_fails_step(self, aws: AwsFixture) -> None:
         aws.add_integration()
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from prizm.cli.context import integration_service
 from prizm.cli.output import emit, stderr, stdout
@@ -81,26 +82,25 @@ def test(
 
 
 STATUS_MARKS = {
-    "ok": "[green]✓[/]",
-    "warning": "[yellow]![/]",
-    "failed": "[red]✗[/]",
-    "skipped": "[dim]-[/]",
+    "ok": ("✓", "green"),
+    "warning": ("!", "yellow"),
+    "failed": ("✗", "red"),
+    "skipped": ("-", "dim"),
 }
 
 
 def _print_report(report: TestReport) -> None:
+    # Details quote secret names and vault messages, so they are Text, never markup.
     stdout.print(
         f"Test Connection for integration '{report.integration}' ({report.location})"
     )
     for step in report.steps:
-        mark = STATUS_MARKS.get(step.status, step.status)
-        stdout.print(
-            f"  {mark} {step.name}: {step.detail}", markup=True, highlight=False
-        )
+        mark, style = STATUS_MARKS.get(step.status, (step.status, ""))
+        stdout.print(Text.assemble("  ", (mark, style), f" {step.name}: {step.detail}"))
         if step.fix and step.status in ("failed", "warning"):
-            stdout.print(f"      fix: {step.fix}", markup=False)
-    verdict = "[green]passed[/]" if report.ok else "[red]failed[/]"
-    stdout.print(f"Result: {verdict} ({report.summary()})")
+            stdout.print(f"      fix: {step.fix}")
+    verdict = ("passed", "green") if report.ok else ("failed", "red")
+    stdout.print(Text.assemble("Result: ", verdict, f" ({report.summary()})"))
 
 
 @app.command("list")

@@ -26,8 +26,12 @@ class State:
 state = State()
 
 # Emoji codes are off: an ARN contains ":secret:", which Rich would draw as an emoji.
-stdout = Console(highlight=False, soft_wrap=True, emoji=False)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+# Output quotes names, references and vault messages that may contain "[...]", so
+# Rich markup is off everywhere: styled text is built with rich.text.Text.
+stdout = Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+stderr = Console(
+    stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False
+)
 
 
 def json_mode(local: bool) -> bool:

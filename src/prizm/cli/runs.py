@@ -48,7 +48,7 @@ def run_command(
     else:
         with Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             TimeElapsedColumn(),
             console=stderr,
             transient=True,

@@ -19,9 +19,13 @@ app = typer.Typer(help="Read secrets through an integration.", no_args_is_help=T
 
 
 def record_reads(resolution: Resolution, command: str) -> None:
-    """Audit that a person read values on the command line: references, versions."""
+    """Audit that a person read values on the command line: references, versions.
+
+    ``resolve`` and ``exec`` record the variable each reference was read into.
+    """
     events = []
     for label, outcome in resolution.outcomes.items():
+        variable = {} if command == "secret get" else {"variable": label}
         if isinstance(outcome, PrizmError):
             events.append(
                 audit.event(
@@ -30,7 +34,7 @@ def record_reads(resolution: Resolution, command: str) -> None:
                     outcome.reference or label,
                     outcome=outcome.code,
                     command=command,
-                    name=label,
+                    **variable,
                 )
             )
         else:
@@ -40,7 +44,7 @@ def record_reads(resolution: Resolution, command: str) -> None:
                     "reference",
                     outcome.reference,
                     command=command,
-                    name=label,
+                    **variable,
                     secret_id=outcome.source.secret_id,
                     version_id=outcome.source.version_id,
                 )
