@@ -617,6 +617,30 @@ class TestReviewFindings:
         actions = [event.action for event in open_store().audit.events()]
         assert "keys.reset" in actions
 
+    @pytest.mark.parametrize("where", ["environment", "file"])
+    def test_malformed_key_not_called_missing(
+        self,
+        where: str,
+        prizm_home: Path,
+        canaries: Canaries,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        add_keyed_integrations(1, canaries)
+        reset_stores()
+        if where == "environment":
+            monkeypatch.setenv("PRIZM_MASTER_KEY", "garbage")
+        else:
+            (prizm_home / "master.key").write_text("AAAA\n")
+
+        used = run_cli(["secret", "get", "vault://int0/x"])
+        checked = run_cli(["keys", "check"])
+
+        for result in (used, checked):
+            assert result.status == 1
+            assert result.err.startswith("error[store_error]")
+            assert "missing" not in result.err
+            assert "again" not in result.out
+
     def test_reset_refused_with_environment_key(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import cached_property
 
@@ -9,7 +10,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from prizm.config import database_url
-from prizm.errors import CredentialsUnreadable, StoreError
+from prizm.errors import CredentialsUnreadable
 from prizm.store.audit import AuditRepository
 from prizm.store.connectors import ConnectorRepository
 from prizm.store.crypto import (
@@ -60,12 +61,12 @@ class Store:
         lost or not mounted: a new key would seal later credentials with a key the
         older ones do not open, so that is an error instead.
         """
-        try:
+        if os.environ.get("PRIZM_MASTER_KEY") or key_file_path().exists():
+            # A malformed or empty key raises its own StoreError, which says so.
             return load_master_keys(create=False)
-        except StoreError:
-            sealed = self.sealed_integrations()
-            if not sealed:
-                return load_master_keys(create=True)
+        sealed = self.sealed_integrations()
+        if not sealed:
+            return load_master_keys(create=True)
         raise CredentialsUnreadable(
             f"The master key is missing ({key_file_path()} does not exist and "
             "PRIZM_MASTER_KEY is not set), but the stored credentials of "
