@@ -3,7 +3,9 @@
 The format: one ``NAME=VALUE`` per line; blank lines and lines starting with ``#``
 are skipped; an optional ``export`` prefix is allowed; a value may be wrapped in
 matching single or double quotes, which are removed (nothing inside is unescaped).
-A value that starts with ``vault:`` is a reference; any other value passes through
+A ``#`` after whitespace starts a comment, unless it is inside quotes; a ``#``
+right after other text (``vault://aws/db#password``) is part of the value. A value
+that starts with ``vault:`` is a reference; any other value passes through
 unchanged.
 """
 
@@ -64,12 +66,24 @@ def parse_env_file(text: str, source: str) -> list[EnvEntry]:
                 f"{seen[name]}).",
                 hint="Set each variable once.",
             )
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
         seen[name] = number
-        entries.append(EnvEntry(name, value, number))
+        entries.append(EnvEntry(name, _unquoted(value), number))
     return entries
+
+
+QUOTED_WITH_COMMENT = re.compile(r"""(['"])(.*)\1\s+#.*""", re.DOTALL)
+INLINE_COMMENT = re.compile(r"\s+#.*", re.DOTALL)
+
+
+def _unquoted(value: str) -> str:
+    """Remove surrounding quotes or a trailing comment from a value."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    quoted = QUOTED_WITH_COMMENT.fullmatch(value)
+    if quoted:
+        return quoted.group(2)
+    return INLINE_COMMENT.sub("", value)
 
 
 def read_env_file(path: str) -> list[EnvEntry]:

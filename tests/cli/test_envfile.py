@@ -45,6 +45,30 @@ class TestParse:
         assert entries[1].is_reference
 
     @pytest.mark.parametrize(
+        ("line", "value"),
+        [
+            ("A=vault://aws/db#password # the app's login", "vault://aws/db#password"),
+            ("A=vault://aws/db#password\t# tab", "vault://aws/db#password"),
+            ("A='a # b' # comment", "a # b"),
+            ('A="x" # comment', "x"),
+            ("A=vault://aws/db#key#with#hashes", "vault://aws/db#key#with#hashes"),
+            ("A='it's'", "it's"),
+        ],
+        ids=[
+            "comment",
+            "tab-comment",
+            "quoted-hash",
+            "quoted-comment",
+            "hashes",
+            "odd",
+        ],
+    )
+    def test_inline_comments(self, line: str, value: str) -> None:
+        (entry,) = parse_env_file(line + "\n", "f")
+
+        assert entry.value == value
+
+    @pytest.mark.parametrize(
         ("text", "problem"),
         [
             ("NOEQUALS\n", "not NAME=VALUE"),
@@ -126,6 +150,30 @@ class TestResolve:
         assert "25 references failed" in result.err
         for name in names:
             assert f"{name} (secret_not_found)" in result.err
+
+    def test_shell_and_json_conflict(self, env_file: Path) -> None:
+        result = run_cli(["resolve", "--env-file", str(env_file), "--shell", "--json"])
+
+        assert result.status == 2
+        assert json.loads(result.out)["error"]["code"] == "usage_error"
+        assert "--shell and --json" in result.out
+
+    def test_nul_value_needs_json(self, aws: AwsFixture, tmp_path: Path) -> None:
+        aws.add_integration()
+        aws.create_secret("prizm/nul", "before\x00after")
+        path = tmp_path / "nul.env"
+        path.write_text("N=vault://aws/prizm/nul\n")
+
+        lines = run_cli(["resolve", "--env-file", str(path)])
+        shell = run_cli(["resolve", "--env-file", str(path), "--shell"])
+        as_json = run_cli(["resolve", "--env-file", str(path), "--json"], reveals=True)
+        executed = run_cli(["exec", "--env-file", str(path), "--", "true"])
+
+        for result in (lines, shell, executed):
+            assert result.status == 1
+            assert result.err.startswith("error[value_problem]")
+            assert "N contains a NUL character" in result.err
+        assert json.loads(as_json.out) == {"N": "before\x00after"}
 
     def test_missing_file(self) -> None:
         result = run_cli(["resolve", "--env-file", "/nonexistent/app.env"])

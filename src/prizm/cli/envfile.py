@@ -24,6 +24,7 @@ from prizm.errors import (
     CommandNotFound,
     PrizmError,
     UsageError,
+    ValueProblem,
 )
 
 __all__ = ["exec_command", "resolve_command"]
@@ -64,6 +65,17 @@ def _combined(errors: dict[str, PrizmError]) -> PrizmError:
     )
 
 
+def _reject_nul(values: dict[str, str], target: str, hint: str) -> None:
+    """Raise when a value holds a NUL character, which ``target`` cannot carry."""
+    names = [name for name, value in values.items() if "\x00" in value]
+    if names:
+        raise ValueProblem(
+            f"The value of {', '.join(names)} contains a NUL character, which "
+            f"{target} cannot hold.",
+            hint=hint,
+        )
+
+
 def _shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
@@ -79,10 +91,16 @@ def resolve_command(
     ] = False,
 ) -> None:
     """Print the resolved NAME=value lines of an env file (values included)."""
+    if shell and json_output:
+        raise UsageError(
+            "--shell and --json are different output formats; give one of them.",
+            hint="Use --shell for export lines, --json for one JSON object.",
+        )
     values = _resolved(read_env_file(env_file), "resolve")
     if json_mode(json_output):
         print_json(values)
         return
+    _reject_nul(values, "a NAME=value line or a shell variable", "Use --json instead.")
     if not shell:
         multiline = [
             name for name, value in values.items() if "\n" in value or "\r" in value
@@ -117,6 +135,11 @@ def exec_command(
             "dbt run",
         )
     values = _resolved(read_env_file(env_file), f"exec {command[0]}")
+    _reject_nul(
+        values,
+        "an environment variable",
+        "Remove the NUL character from the value in the vault.",
+    )
     environment = {**os.environ, **values}
     try:
         child = subprocess.Popen(command, env=environment)
