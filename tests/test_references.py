@@ -108,7 +108,10 @@ class TestParse:
             ("vault://aws/x?", "option list after '?' is empty"),
             ("vault://aws/x?colour=red", "unknown option 'colour'"),
             ("vault://aws/x?version-stage", "must have the form name=value"),
-            ("vault://aws/x?version-stage=", "must have the form name=value"),
+            (
+                "vault://aws/x?version-stage=",
+                "option 'version-stage' has an empty value",
+            ),
             ("vault://aws/x?version-stage=A&version-stage=B", "given twice"),
             ("vault://AWS/x", "may contain only lowercase"),
             ("vault://a b/x", "may contain only lowercase"),

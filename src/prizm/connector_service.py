@@ -39,11 +39,14 @@ def _references(fields: Mapping[str, str]) -> dict[str, str]:
 def parse_field_assignments(pairs: list[str]) -> dict[str, str]:
     """Turn ``KEY=VALUE`` arguments into a dict. The value may contain ``=``."""
     fields: dict[str, str] = {}
-    for pair in pairs:
+    for number, pair in enumerate(pairs, start=1):
         name, separator, value = pair.partition("=")
         if not separator or not name:
+            # The text is not shown: a mistyped argument may be a bare password.
+            problem = "has no '='" if not separator else "has no KEY before '='"
             raise InvalidField(
-                f"The field argument {pair.split('=')[0]!r}... is not KEY=VALUE.",
+                f"Field argument {number} {problem}, so it is not KEY=VALUE (its "
+                "text is not shown, in case it is a secret).",
                 hint="Write each field as --field KEY=VALUE, for example "
                 "--field host=db.example.com.",
             )

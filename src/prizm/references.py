@@ -144,8 +144,10 @@ def _parse_options(text: str, query: str | None) -> tuple[tuple[str, str], ...]:
     seen: set[str] = set()
     for item in query.split("&"):
         name, sep, value = item.partition("=")
-        if not sep or name == "" or value == "":
+        if not sep or name == "":
             raise _invalid(text, f"option {item!r} must have the form name=value")
+        if value == "":
+            raise _invalid(text, f"option {name!r} has an empty value")
         if name not in KNOWN_OPTIONS:
             known = ", ".join(sorted(KNOWN_OPTIONS))
             raise _invalid(text, f"unknown option {name!r} (known options: {known})")

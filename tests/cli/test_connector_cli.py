@@ -94,10 +94,13 @@ class TestAdd:
         assert "postgres" in result.err
 
     def test_field_without_equals(self) -> None:
-        result = run_cli(["connector", "add", "postgres", "x", "--field", "host"])
+        result = run_cli(
+            ["connector", "add", "postgres", "x", "--field", "host=h", "--field", "pw1"]
+        )
 
         assert result.status == 1
-        assert "KEY=VALUE" in result.err
+        assert "Field argument 2 has no '='" in result.err
+        assert "pw1" not in result.err
 
     def test_integration_in_use_cannot_be_removed(
         self, aws: AwsFixture, database: Database

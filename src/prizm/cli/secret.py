@@ -66,7 +66,10 @@ def get(
         bool, typer.Option("--json", help="Print the value and its source as JSON.")
     ] = False,
 ) -> None:
-    """Print the value a reference resolves to. This is the one command that does."""
+    """Print the value a reference resolves to, for scripts (audited).
+
+    Besides resolve and exec, this is the only command that prints values.
+    """
     resolution = resolver().resolve({"value": reference})
     outcome = resolution.values.get("value")
     record_reads(resolution, "secret get")

@@ -25,12 +25,20 @@ __all__ = [
     "FieldValues",
     "JobResult",
     "ProgressCallback",
+    "format_count",
     "scrubbed",
 ]
 
 FieldKind = Literal["text", "integer", "url", "choice", "pem", "email"]
 
 ProgressCallback = Callable[[str, float | None], None]
+
+
+def format_count(number: int, noun: str) -> str:
+    """Return ``number`` with ``noun`` in the singular or plural, as "1 table"."""
+    return f"{number} {noun if number == 1 else noun + 's'}"
+
+
 """Reports progress: a short description and, when known, the fraction done (0-1)."""
 
 

@@ -21,6 +21,7 @@ from prizm.connectors.base import (
     ProgressCallback,
     check_choice,
     check_port,
+    format_count,
     scrubbed,
 )
 from prizm.errors import AuthenticationFailed, ConnectionFailed, InvalidField, JobFailed
@@ -222,8 +223,12 @@ class PostgresConnector:
             len(table["columns"]) for schema in catalog for table in schema["tables"]
         )
         return JobResult(
-            summary=(
-                f"{len(catalog)} schemas, {table_count} tables, {column_count} columns"
+            summary=", ".join(
+                [
+                    format_count(len(catalog), "schema"),
+                    format_count(table_count, "table"),
+                    format_count(column_count, "column"),
+                ]
             ),
             data={"schemas": catalog},
         )

@@ -25,6 +25,7 @@ from prizm.connectors.base import (
     ProgressCallback,
     check_choice,
     check_port,
+    format_count,
     scrubbed,
 )
 from prizm.errors import AuthenticationFailed, ConnectionFailed, InvalidField, JobFailed
@@ -214,7 +215,12 @@ class SnowflakeConnector:
         ]
         table_count = sum(len(schema["tables"]) for schema in catalog)
         return JobResult(
-            summary=f"{len(catalog)} schemas, {table_count} tables",
+            summary=", ".join(
+                [
+                    format_count(len(catalog), "schema"),
+                    format_count(table_count, "table"),
+                ]
+            ),
             data={"schemas": catalog},
         )
 
