@@ -402,6 +402,19 @@ class TestKeys:
             settings = service.settings(record)
             assert settings.secret_access_key.get_secret_value() == key  # type: ignore[attr-defined]
 
+    def test_rotate_counts_keyless_integrations(self, canaries: Canaries) -> None:
+        add_keyed_integrations(1, canaries)
+        IntegrationService(open_store()).add(
+            "aws", "role", {"region": "us-east-1", "auth": "iam-role"}
+        )
+
+        result = run_cli(["keys", "rotate", "--json"])
+
+        report = json.loads(result.out)
+        assert report["resealed"] == ["int0"]
+        assert report["unchanged"] == []
+        assert report["without_credentials"] == ["role"]
+
     def test_interrupted_rotation_resumes(
         self, prizm_home: Path, canaries: Canaries
     ) -> None:

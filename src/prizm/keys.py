@@ -45,6 +45,7 @@ class RotationReport:
     retired_key_ids: list[str] = field(default_factory=list)
     resealed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    without_credentials: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     finished: bool = False
@@ -56,6 +57,7 @@ class RotationReport:
             "retired_key_ids": self.retired_key_ids,
             "resealed": self.resealed,
             "unchanged": self.unchanged,
+            "without_credentials": self.without_credentials,
             "unreadable": self.unreadable,
             "pending": self.pending,
             "finished": self.finished,
@@ -91,6 +93,9 @@ def _rotate(store: Store) -> RotationReport:
         primary_key_id=keys[0].key_id,
     )
     for record in store.integrations.all():
+        if not record.sealed_credentials:
+            report.without_credentials.append(record.name)
+            continue
         try:
             changed = store.integrations.reseal(record.name)
         except CredentialsUnreadable:

@@ -26,7 +26,8 @@ def rotate(json_output: JsonOption = False) -> None:
         stdout.print(
             f"Primary master key: {report.primary_key_id} ({report.mode}). "
             f"Re-encrypted {len(report.resealed)} integrations, "
-            f"{len(report.unchanged)} already current.",
+            f"{len(report.unchanged)} already current, "
+            f"{len(report.without_credentials)} with no stored credentials.",
             markup=False,
         )
         if report.retired_key_ids:
