@@ -72,11 +72,13 @@ class TestEnqueueDue:
     def test_missed_slots_queue_one_run(
         self, store: Store, pg_store: StoreDatabase
     ) -> None:
-        make_due(pg_store, past_slot(5 * 60))
+        first_missed = past_slot(5 * 60)
+        make_due(pg_store, first_missed)
 
         created = ScheduleService(store).enqueue_due()
 
         assert len(created) == len(CONNECTORS)
+        assert scheduled_runs(store) == [(name, first_missed) for name in CONNECTORS]
         for record in ScheduleService(store).by_connector().values():
             assert record.next_run_at > datetime.now(UTC)
 

@@ -107,7 +107,7 @@ class ScheduleRepository:
         schedulers running at once each take different schedules and a slot is
         inserted once. The unique index on the run's connector and slot is the
         backstop; SQLite ignores the row lock and relies on it alone. Slots missed
-        while no scheduler ran produce one run, for the latest of them.
+        while no scheduler ran produce one run, recorded for the first of them.
         """
         with session_scope(self._store.sessions) as session:
             now = database_now(session)
