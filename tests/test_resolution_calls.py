@@ -208,6 +208,41 @@ class TestBatching:
         assert proxy.counts() == {"BatchGetSecretValue": 2}
         assert resolution.api_calls[0].retries == 1
 
+    def test_batch_rereads_non_current_version(
+        self, aws: AwsFixture, proxy: FaultProxy
+    ) -> None:
+        """A batch entry without AWSCURRENT is read again by naming the stage.
+
+        Depends on moto 5.2: after UpdateSecretVersionStage, as a rotation's
+        finishSecret calls it, its batch still returns the old version.
+        """
+        aws.add_integration(endpoint=proxy.url)
+        create_job_secrets(aws, 2)
+        old = aws.client().describe_secret(SecretId="job/0")["VersionIdsToStages"]
+        new = aws.put_value(
+            "job/0",
+            json.dumps({"username": "user0", "password": "rotated"}),
+            VersionStages=["AWSPENDING"],
+        )["VersionId"]
+        aws.client().update_secret_version_stage(
+            SecretId="job/0",
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=new,
+            RemoveFromVersionId=next(iter(old)),
+        )
+
+        resolution = resolver().resolve(job_references(2))
+
+        assert_all_resolved(resolution)
+        rotated = resolution.values["job0_password"]
+        assert rotated.value.reveal() == "rotated"
+        assert rotated.source.version_id == new
+        assert "AWSCURRENT" in rotated.source.version_stages
+        assert proxy.counts() == {"BatchGetSecretValue": 1, "GetSecretValue": 1}
+        assert '"VersionStage": "AWSCURRENT"' in proxy.bodies("GetSecretValue")[0]
+        operations = [call.operation for call in resolution.api_calls]
+        assert sorted(operations) == ["BatchGetSecretValue", "GetSecretValue"]
+
 
 class TestCache:
     def test_no_cache_by_default(self, aws: AwsFixture, proxy: FaultProxy) -> None:

@@ -23,7 +23,8 @@ message ever contains a secret value, a payload or a credential.
     │   ├── SecretDeleted               secret_deleted
     │   ├── SecretDisabled              secret_disabled
     │   ├── SecretNotYetValid           secret_not_yet_valid
-    │   └── SecretExpired               secret_expired
+    │   ├── SecretExpired               secret_expired
+    │   └── InconsistentVersions        inconsistent_versions
     ├── AccessProblem
     │   ├── AccessDenied                access_denied
     │   ├── KmsAccessDenied             kms_access_denied
@@ -103,6 +104,7 @@ __all__ = [
     "DecryptionFailed",
     "EmptyValue",
     "EndpointUnreachable",
+    "InconsistentVersions",
     "IntegrationError",
     "IntegrationExists",
     "IntegrationInUse",
@@ -360,6 +362,15 @@ class SecretExpired(SecretUnavailable):
     """Raised when the secret's expiry date (``exp``) has passed."""
 
     code = "secret_expired"
+    http_status = 409
+
+
+class InconsistentVersions(SecretUnavailable):
+    """Raised when references to one secret got different versions in one read,
+    because the secret changed between reads that could not be pinned to one version.
+    """
+
+    code = "inconsistent_versions"
     http_status = 409
 
 

@@ -8,7 +8,9 @@ Resolution failures stop the run before any connection attempt.
 When the connector reports an authentication failure, the run re-reads the
 referenced secrets once, bypassing any cache. If a version changed (a rotation
 finished between the first read and the login), it reconnects once with the new
-values; otherwise it fails with a hint that the vault and the system disagree.
+values. Otherwise it fails. The error names a rotation in progress when a
+referenced secret has one (AWS, checked with DescribeSecret), and otherwise says that
+the vault and the system disagree.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from prizm.connectors.base import FieldValues, JobResult, ProgressCallback
 from prizm.connectors.registry import connector_type
 from prizm.errors import AuthenticationFailed, JobFailed, PrizmError, sentence
 from prizm.integrations import IntegrationService
+from prizm.metrics import collect_calls
+from prizm.providers.base import Provider
 from prizm.redaction import scrub
-from prizm.references import is_reference
+from prizm.references import is_reference, parse_reference
 from prizm.resolver import Resolution, Resolver
 from prizm.secrets import ResolvedValue, SecretValue
 from prizm.store.connectors import ConnectorRecord
@@ -218,14 +222,84 @@ class JobService:
                     f"failed: {error.message}"
                 ) from None
             if not _changed(first.resolution, second.resolution):
-                raise failure.reworded(
-                    f"{sentence(failure.message)} The secrets did not change since "
-                    "they were read, so the stored secret no longer matches the "
-                    "system."
-                ) from None
+                raise self._unchanged_error(failure, second.resolution, stats) from None
             log.info("secrets changed, retrying once run_id=%s", run_id)
             progress("secrets rotated, reconnecting once", None)
             return kind.run(_values(literals, second.resolution), progress)
+
+    def _unchanged_error(
+        self,
+        failure: AuthenticationFailed,
+        resolution: Resolution,
+        stats: dict[str, Any],
+    ) -> PrizmError:
+        """Explain a login that failed with secrets that did not change.
+
+        The usual cause is a secret that no longer matches the system. A rotation
+        that has not finished is another: single-user rotation changes the password
+        before the new version becomes current.
+        """
+        with collect_calls() as calls:
+            rotating = self._rotation_in_progress(resolution)
+        if calls:
+            stats["rotation_check_calls"] = [call.to_dict() for call in calls]
+        if rotating is None:
+            return failure.reworded(
+                f"{sentence(failure.message)} The secrets did not change since "
+                "they were read, so the stored secret no longer matches the system."
+            )
+        resolved, provider, version_id = rotating
+        source = resolved.source
+        error = failure.reworded(
+            f"{sentence(failure.message)} The secrets did not change since they were "
+            f"read, but secret '{source.secret_id}' of {resolved.reference} has a "
+            f"rotation in progress: its pending version {version_id} is not current "
+            "yet. A single-user rotation changes the password before it makes the "
+            "new version current, so the run will work once the rotation finishes."
+        )
+        error.hint = (
+            "Run the connector again when the rotation has finished. If the rotation "
+            f"stopped, finish it with: prizm rotate {_whole_secret(resolved.reference)}"
+            " --strategy single-user."
+        )
+        error.reference = resolved.reference
+        error.integration = source.integration
+        error.location = provider.location()
+        return error
+
+    def _rotation_in_progress(
+        self, resolution: Resolution
+    ) -> tuple[ResolvedValue, Provider, str] | None:
+        """Find a secret of ``resolution`` with an unfinished rotation.
+
+        Calls each secret's provider once, when the provider can check (AWS, with
+        DescribeSecret). Returns the first field's value, the provider and the
+        pending version ID.
+        """
+        checked: set[tuple[str, str]] = set()
+        for resolved in resolution.values.values():
+            source = resolved.source
+            key = (source.integration, source.secret_id)
+            if key in checked:
+                continue
+            checked.add(key)
+            try:
+                provider = self.resolver.integrations.provider(source.integration)
+            except PrizmError:
+                continue
+            pending_version = getattr(provider, "pending_version", None)
+            if not callable(pending_version):
+                continue
+            version_id = pending_version(source.secret_id)
+            if version_id is not None:
+                return resolved, provider, str(version_id)
+        return None
+
+
+def _whole_secret(reference: str) -> str:
+    """Return ``reference`` without its options and key: the secret to rotate."""
+    parsed = parse_reference(reference)
+    return f"vault://{parsed.integration}/{parsed.name}"
 
 
 def _values(literals: Mapping[str, str], resolution: Resolution) -> FieldValues:

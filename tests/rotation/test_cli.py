@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from devtools.servers import HOST
+from prizm.connector_service import ConnectorService
+from prizm.store import open_store
 from tests.rotation.support import read_stage, version_with
 from tests.support.canaries import CANARIES
 from tests.support.fixtures import AwsFixture, CliResult, run_cli
@@ -158,6 +162,71 @@ class TestRotateCommand:
         error = json.loads(result.out)["error"]
         assert error["code"] == "database_login_failed"
         assert error["step"] == "setSecret"
+
+
+class TestRunAfterRotate:
+    """``prizm run`` after ``prizm rotate`` logs in with the new version."""
+
+    def add_connector(self, pg_users: DatabaseFixture) -> None:
+        fields = {
+            "host": HOST,
+            "port": str(pg_users.server.port),
+            "database": "postgres",
+            "username": "vault://aws/prizm/db#username",
+            "password": "vault://aws/prizm/db#password",
+            "sslmode": "disable",
+        }
+        ConnectorService(open_store()).add("postgres", "app-db", fields)
+
+    def rotate_and_run(
+        self, aws: AwsFixture, options: list[str]
+    ) -> tuple[str, dict[str, Any]]:
+        """Run ``prizm rotate`` with ``options``, then ``prizm run``.
+
+        Returns the new version ID and the run record.
+        """
+        rotated = run_cli(["rotate", "vault://aws/prizm/db", *options, "--json"])
+        assert rotated.status == 0, rotated.err
+        read_stage(aws, "prizm/db", "AWSCURRENT")
+        result = run_cli(["run", "app-db", "--json"])
+        assert result.status == 0, result.out
+        return json.loads(rotated.out)["new_version_id"], json.loads(result.out)
+
+    def test_single_user(self, aws: AwsFixture, pg_users: DatabaseFixture) -> None:
+        username, password = pg_users.create_user("app")
+        aws.create_secret("prizm/db", pg_users.document(username, password))
+        aws.add_integration()
+        self.add_connector(pg_users)
+
+        new_version, run = self.rotate_and_run(aws, ["--strategy", "single-user"])
+
+        assert run["status"] == "succeeded"
+        assert {use["version_id"] for use in run["fields"]} == {new_version}
+        assert {use["attempt"] for use in run["fields"]} == {1}
+
+    def test_alternating_users(
+        self, aws: AwsFixture, pg_users: DatabaseFixture
+    ) -> None:
+        username, password = pg_users.create_user("app")
+        manager, manager_password = pg_users.create_master(username)
+        aws.create_secret("prizm/db", pg_users.document(username, password))
+        aws.create_secret("prizm/master", pg_users.document(manager, manager_password))
+        aws.add_integration()
+        self.add_connector(pg_users)
+
+        new_version, run = self.rotate_and_run(
+            aws,
+            [
+                "--strategy",
+                "alternating-users",
+                "--master-secret",
+                "vault://aws/prizm/master",
+            ],
+        )
+
+        assert run["status"] == "succeeded"
+        assert {use["version_id"] for use in run["fields"]} == {new_version}
+        assert {use["attempt"] for use in run["fields"]} == {1}
 
 
 class TestRotateUsage:

@@ -37,6 +37,7 @@ __all__ = ["AwsProvider"]
 log = logging.getLogger(__name__)
 
 CURRENT = "AWSCURRENT"
+PENDING = "AWSPENDING"
 BATCH_SIZE = 20
 MAX_SECRET_ID_LENGTH = 2048
 MAX_SECRET_BYTES = 65536
@@ -321,6 +322,40 @@ class AwsProvider:
             self.context("GetSecretValue", request),
         )
 
+    def request_for_version(
+        self, request: SecretRequest, version_id: str
+    ) -> SecretRequest:
+        """Return a request for version ``version_id`` of ``request``'s secret."""
+        return SecretRequest(request.name, (("version-id", version_id),))
+
+    def pending_version(self, secret_id: str) -> str | None:
+        """Return the ID of the AWSPENDING version when it is not AWSCURRENT.
+
+        Such a version means that a rotation has started and not finished. Makes one
+        DescribeSecret call, which needs ``secretsmanager:DescribeSecret``. Returns
+        None when the call fails.
+        """
+        client = self.clients.client("secretsmanager", self.region_of(secret_id))
+        try:
+            described: dict[str, Any] = self._timed(
+                "DescribeSecret", lambda: client.describe_secret(SecretId=secret_id)
+            )
+        except Exception as exc:  # noqa: BLE001 - the caller's own error stands
+            error = map_aws_error(exc, self.context("DescribeSecret", secret_id))
+            log.warning(
+                "rotation check failed integration=%s secret=%s code=%s",
+                self.name,
+                secret_id,
+                error.code,
+            )
+            return None
+        versions: dict[str, list[str]] = described.get("VersionIdsToStages") or {}
+        current = _version_with(versions, CURRENT)
+        pending = _version_with(versions, PENDING)
+        if pending is None or pending == current:
+            return None
+        return pending
+
     def batch_get_secret_value(
         self, region: str, chunk: list[SecretRequest]
     ) -> dict[SecretRequest, FetchOutcome]:
@@ -328,7 +363,8 @@ class AwsProvider:
 
         Needs ``secretsmanager:BatchGetSecretValue`` and, per secret,
         ``secretsmanager:GetSecretValue``. Falls back to GetSecretValue per secret
-        when the batch call itself is denied.
+        when the batch call itself is denied, and reads a secret again with
+        GetSecretValue when the batch returns a version not labelled AWSCURRENT.
         """
         client = self.clients.client("secretsmanager", region)
         ids = [request.name for request in chunk]
@@ -364,6 +400,12 @@ class AwsProvider:
         matched = _match_values(chunk, values)
         for request in chunk:
             value = matched.get(request)
+            if value is not None and CURRENT not in (value.get("VersionStages") or ()):
+                # AWS returns the AWSCURRENT versions from a batch, but moto 5.2 returns
+                # the version it last created as current, which UpdateSecretVersionStage
+                # does not move. Read such a secret again by naming the stage.
+                outcomes[request] = self.get_secret_value(request)
+                continue
             if value is not None:
                 outcomes[request] = self._fetched(request, value)
                 continue
@@ -459,6 +501,14 @@ def _decode_binary(data: bytes | bytearray | memoryview) -> str | None:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def _version_with(versions: Mapping[str, Sequence[str]], stage: str) -> str | None:
+    """Return the version labelled ``stage`` in DescribeSecret's VersionIdsToStages."""
+    for version_id, stages in versions.items():
+        if stage in stages:
+            return str(version_id)
+    return None
 
 
 def _match_values(
