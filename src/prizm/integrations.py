@@ -56,6 +56,9 @@ class _Cached:
 # Keyed by store URL and integration name: two stores in one process (tests,
 # benchmarks) may each have an integration called "aws".
 _providers: dict[tuple[str, str], _Cached] = {}
+
+MAX_REFERENCES_TESTED = 20
+"""References read by a Test Connection that names no secret, at most."""
 _providers_lock = threading.Lock()
 
 
@@ -486,11 +489,57 @@ class IntegrationService:
         secrets: Sequence[str],
         patterns: Sequence[str],
     ) -> TestReport:
-        """Run Test Connection, reading only the secrets ``patterns`` allow."""
+        """Run Test Connection, reading only the secrets ``patterns`` allow.
+
+        Without named ``secrets``, the references of the connectors that use the
+        integration are read, because a test that reads nothing passes where runs
+        then fail (a missing permission or KMS grant shows only on a read).
+        """
+        skipped = 0
+        if not secrets:
+            referenced = self.referenced(name)
+            secrets = referenced[:MAX_REFERENCES_TESTED]
+            skipped = len(referenced) - len(secrets)
         allowed, refused = self._split_by_policy(name, provider, secrets, patterns)
         report = provider.test_connection(allowed)
         report.steps.extend(refused)
+        if not secrets and report.ok:
+            report.add(
+                TestStep(
+                    "Secrets",
+                    "warning",
+                    "No secret was read: none was named and no connector "
+                    f"references integration '{name}'.",
+                    fix="Name a secret to read (prizm integration test NAME --secret "
+                    "SECRET, or Secrets to read in the console), so the test proves "
+                    "that reads and decryption work.",
+                )
+            )
+        elif skipped:
+            report.add(
+                TestStep(
+                    "Secrets",
+                    "skipped",
+                    f"Read the first {len(secrets)} references of connectors; "
+                    f"{skipped} more were not read.",
+                )
+            )
         return report
+
+    def referenced(self, name: str) -> builtins.list[str]:
+        """Return the distinct references to integration ``name`` in connectors."""
+        found: dict[str, None] = {}
+        for connector in self.store.connectors.all():
+            for value in connector.fields.values():
+                if not is_reference(value):
+                    continue
+                try:
+                    reference = parse_reference(value)
+                except PrizmError:
+                    continue
+                if reference.integration == name:
+                    found[str(reference)] = None
+        return sorted(found)
 
     def _split_by_policy(
         self,

@@ -232,6 +232,41 @@ class TestTestConnection:
         assert "fix" in failed[0]
         assert listed[0]["last_test"]["ok"] is False
 
+    def test_reads_connector_references(self, aws: AwsFixture) -> None:
+        aws.add_integration()
+        aws.create_secret("prizm/db", json.dumps({"username": "u"}))
+        fields = {
+            "host": "127.0.0.1",
+            "database": "d",
+            "username": "vault://aws/prizm/db#username",
+            "password": "vault://aws/prizm/db#password",
+        }
+        args = ["connector", "add", "postgres", "app"]
+        for key, value in fields.items():
+            args += ["--field", f"{key}={value}"]
+        assert run_cli(args).status == 0
+
+        result = run_cli(["integration", "test", "aws", "--json"])
+
+        report = json.loads(result.out)
+        steps = {step["name"]: step for step in report["steps"]}
+        assert result.status == 1
+        assert steps["Secret vault://aws/prizm/db#username"]["status"] == "ok"
+        password = steps["Secret vault://aws/prizm/db#password"]
+        assert password["status"] == "failed"
+        assert password["code"] == "key_not_found"
+
+    def test_nothing_read_warns(self, aws: AwsFixture) -> None:
+        aws.add_integration()
+
+        result = run_cli(["integration", "test", "aws", "--json"])
+
+        report = json.loads(result.out)
+        assert result.status == 0
+        assert report["steps"][-1]["name"] == "Secrets"
+        assert report["steps"][-1]["status"] == "warning"
+        assert "--secret" in report["steps"][-1]["fix"]
+
     def test_missing_key_fails_step(self, aws: AwsFixture) -> None:
         aws.add_integration()
         aws.create_secret("prizm/db", json.dumps({"username": "u"}))
