@@ -83,7 +83,7 @@ and names the step in its message.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 __all__ = [
     "CODES",
@@ -156,7 +156,11 @@ __all__ = [
     "VaultSealed",
     "VersionNotFound",
     "WorkerLost",
+    "drop_tracebacks",
 ]
+
+
+ExceptionT = TypeVar("ExceptionT", bound=BaseException)
 
 
 def sentence(text: str) -> str:
@@ -168,6 +172,25 @@ def sentence(text: str) -> str:
     if not stripped or stripped[-1] in ".!?":
         return stripped
     return stripped + "."
+
+
+def drop_tracebacks(error: ExceptionT) -> ExceptionT:
+    """Clear the traceback of ``error`` and of every exception chained to it.
+
+    The frames of a traceback keep their local variables, such as a fetched secret
+    document, and renderers like ``TracebackException(capture_locals=True)`` print
+    them. Errors that outlive the code that raised them drop their frames.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
+    return error
 
 
 class PrizmError(Exception):

@@ -27,6 +27,7 @@ from prizm.errors import (
     PrizmError,
     ReferenceNotAllowed,
     ServiceError,
+    drop_tracebacks,
 )
 from prizm.integrations import IntegrationService
 from prizm.metrics import CallRecord, collect_calls, metrics
@@ -394,9 +395,10 @@ def _inconsistent(
 
 
 def _with_reference(error: PrizmError, text: str) -> PrizmError:
-    if error.reference is not None:
-        return error
-    return error.for_reference(text)
+    # The error outlives the frames that raised it, and frames can hold values.
+    if error.reference is None:
+        error = error.for_reference(text)
+    return drop_tracebacks(error)
 
 
 def _extract(
@@ -406,7 +408,9 @@ def _extract(
     if isinstance(outcome, PrizmError):
         return _with_reference(outcome, item.text)
     assert isinstance(outcome, FetchedSecret)
-    context = LookupContext(item.text, item.provider.name, item.provider.location())
+    context = LookupContext(
+        item.text, item.provider.name, item.provider.location(item.request.name)
+    )
     key = item.reference.key
     try:
         if key is None:
@@ -418,7 +422,8 @@ def _extract(
                 documents[id(outcome)] = loaded
             text = select_value(loaded, key, context)
     except PrizmError as error:
-        return error
+        # The traceback's frames contain the document as select_value's locals.
+        return drop_tracebacks(error)
     metadata: dict[str, Any] = {}
     return ResolvedValue(
         reference=item.text,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.proxy import FaultProxy, aws_error, aws_query_error
+from devtools.proxy import Fault, FaultProxy, aws_error, aws_query_error
 from devtools.servers import free_port
 from tests.support.canaries import Canaries
 from tests.support.fixtures import (
@@ -18,6 +18,7 @@ from tests.support.fixtures import (
 )
 
 ADD = ["integration", "add", "aws", "--region", "us-east-1"]
+ROLE = "arn:aws:iam::123456789012:role/prizm-reader"
 
 
 def add_args(endpoint: str, *extra: str) -> list[str]:
@@ -39,6 +40,16 @@ def add_args(endpoint: str, *extra: str) -> list[str]:
 def proxy(aws: AwsFixture) -> Iterator[FaultProxy]:
     with FaultProxy(aws.server.url) as running:
         yield running
+
+
+def deny_assume_role(proxy: FaultProxy) -> None:
+    fault = aws_query_error(
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/moto is not authorized to perform: "
+        f"sts:AssumeRole on resource: {ROLE}",
+    )
+    fault.operation = "AssumeRole"
+    proxy.add(fault)
 
 
 class TestAdd:
@@ -118,6 +129,18 @@ class TestAdd:
         assert "region" in result.err
         assert "kms_key_arn" in result.err
         assert "endpoint_url" in result.err
+
+    @pytest.mark.parametrize("external_id", ["x", "has space", "a" * 1225])
+    def test_invalid_external_id_rejected(
+        self, aws: AwsFixture, external_id: str
+    ) -> None:
+        args = add_args(aws.endpoint, "--role-arn", ROLE, "--external-id", external_id)
+
+        result = run_cli(args, stdin="key\n")
+
+        assert result.status == 1
+        assert result.err.startswith("error[invalid_integration]: ")
+        assert "External ID must be 2 to 1224 characters" in result.err
 
     def test_empty_stdin_line_rejected(self) -> None:
         result = run_cli(add_args("http://127.0.0.1:1"), stdin="\n")
@@ -333,8 +356,61 @@ class TestTestConnection:
         steps = json.loads(result.out)["steps"]
         assert steps[0]["name"] == "Credentials"
         assert steps[0]["code"] == "invalid_credentials"
+        assert "in AWS STS (" in steps[0]["detail"]
         assert "Access Key ID" in steps[0]["fix"]
         assert all(step["status"] == "skipped" for step in steps[1:])
+
+    def test_sts_timeout_names_sts(self, aws: AwsFixture, proxy: FaultProxy) -> None:
+        aws.add_integration(endpoint=proxy.url, read_timeout="0.5", max_attempts="1")
+        proxy.add(Fault(action="hang", delay=2.0, operation="GetCallerIdentity"))
+
+        result = run_cli(["integration", "test", "aws", "--json"])
+
+        step = json.loads(result.out)["steps"][0]
+        assert step["code"] == "timeout"
+        assert "AWS did not answer GetCallerIdentity within 0.5 s" in step["detail"]
+        assert "in AWS STS (" in step["detail"]
+        assert "Secrets Manager" not in step["detail"]
+
+    def test_throttled_list_names_no_secret(
+        self, aws: AwsFixture, proxy: FaultProxy
+    ) -> None:
+        aws.add_integration(endpoint=proxy.url, max_attempts="1")
+        fault = aws_error("ThrottlingException", "Rate exceeded")
+        fault.operation = "ListSecrets"
+        proxy.add(fault)
+
+        result = run_cli(["integration", "test", "aws", "--json"])
+
+        steps = {step["name"]: step for step in json.loads(result.out)["steps"]}
+        service = steps["Secrets Manager"]
+        assert service["code"] == "throttled"
+        assert service["detail"].startswith(
+            "AWS throttled ListSecrets in AWS Secrets Manager ("
+        )
+        assert proxy.counts()["ListSecrets"] == 1
+
+    def test_assume_role_denied_names_fix(
+        self, aws: AwsFixture, proxy: FaultProxy
+    ) -> None:
+        aws.add_integration(endpoint=proxy.url, role_arn=ROLE)
+        deny_assume_role(proxy)
+
+        result = run_cli(
+            ["integration", "test", "aws", "--secret", "prizm/db", "--json"]
+        )
+
+        steps = {step["name"]: step for step in json.loads(result.out)["steps"]}
+        assumed = steps["Assume role"]
+        assert result.status == 1
+        assert steps["Credentials"]["status"] == "ok"
+        assert assumed["status"] == "failed"
+        assert assumed["code"] == "access_denied"
+        assert f"could not assume role {ROLE}" in assumed["detail"]
+        assert f"Allow sts:AssumeRole on {ROLE}" in assumed["fix"]
+        assert "trust policy" in assumed["fix"]
+        assert "--external-id" in assumed["fix"]
+        assert steps["Secret prizm/db"]["status"] == "skipped"
 
     def test_unreachable_endpoint(self, aws: AwsFixture) -> None:
         aws.add_integration(
@@ -431,6 +507,34 @@ class TestSecretGet:
         assert result.err.startswith(
             "error[secret_not_found]: Cannot resolve vault://aws/none#k"
         )
+
+    def test_missing_arn_names_its_region(self, aws: AwsFixture) -> None:
+        aws.add_integration()
+        arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:nothere"
+
+        result = run_cli(["secret", "get", f"vault://aws/{arn}#k"])
+
+        assert result.status == 1
+        assert result.err.startswith("error[secret_not_found]: ")
+        assert "region eu-west-1" in result.err
+        assert "us-east-1" not in result.err
+        assert "needs its full ARN" not in result.err
+
+    def test_assume_role_denied(self, aws: AwsFixture, proxy: FaultProxy) -> None:
+        aws.add_integration(endpoint=proxy.url, role_arn=ROLE, external_id="ext-1")
+        deny_assume_role(proxy)
+
+        result = run_cli(["secret", "get", "vault://aws/prizm/db#password"])
+
+        assert result.status == 1
+        assert result.err.startswith("error[access_denied]: ")
+        assert f"could not assume role {ROLE}" in result.err
+        assert "in AWS STS (" in result.err
+        assert f"Allow sts:AssumeRole on {ROLE}" in result.err
+        assert "trust policy" in result.err
+        assert "External ID" in result.err
+        assert "GetSecretValue" not in result.err
+        assert proxy.counts() == {"AssumeRole": 1}
 
     def test_malformed_reference(self) -> None:
         result = run_cli(["secret", "get", "aws/x"])

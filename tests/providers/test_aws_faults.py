@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.proxy import Fault, FaultProxy, aws_error
+from devtools.proxy import Fault, FaultProxy, aws_error, aws_query_error
 from prizm.errors import PrizmError
 from prizm.integrations import IntegrationService
 from prizm.resolver import Resolver
@@ -133,6 +133,74 @@ class TestMappedErrors:
         assert error_of(secret).code == "service_error"
 
 
+class TestTracebacks:
+    """Errors handed out keep no frame whose locals hold the secret's value."""
+
+    @pytest.mark.parametrize(
+        ("code", "key"),
+        [
+            ("not_json", "#k"),
+            ("key_not_found", "#user"),
+            ("null_value", "#user"),
+            ("binary_not_text", ""),
+        ],
+    )
+    def test_value_errors(
+        self, aws: AwsFixture, canaries: Canaries, code: str, key: str
+    ) -> None:
+        value = canaries.make(code)
+        documents: dict[str, str | bytes] = {
+            "not_json": value,
+            "key_not_found": json.dumps({"password": value}),
+            "null_value": json.dumps({"password": value, "user": None}),
+            "binary_not_text": b"\xff" + value.encode(),
+        }
+        aws.add_integration()
+        aws.create_secret("prizm/db", documents[code])
+
+        error = error_of(f"vault://aws/prizm/db{key}")
+
+        assert error.code == code
+        canaries.scan_traceback(error)
+
+    def test_malformed_response(
+        self, aws: AwsFixture, proxy: FaultProxy, canaries: Canaries
+    ) -> None:
+        aws.add_integration(endpoint=proxy.url, max_attempts="1")
+        body = {
+            "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prizm/db-AbCdEf",
+            "Name": "prizm/db",
+            "SecretString": json.dumps({"password": canaries.make("malformed")}),
+            "CreatedDate": "not-a-date",
+        }
+        proxy.add(
+            Fault(
+                status=200,
+                body=json.dumps(body),
+                headers={"Content-Type": "application/x-amz-json-1.1"},
+                operation="GetSecretValue",
+            )
+        )
+
+        error = error_of("vault://aws/prizm/db#password")
+
+        assert error.code == "service_error"
+        assert error.__cause__ is None
+        canaries.scan_traceback(error)
+
+    def test_chained_aws_error(
+        self, aws: AwsFixture, proxy: FaultProxy, secret: str, canaries: Canaries
+    ) -> None:
+        aws.add_integration(endpoint=proxy.url)
+        proxy.add(aws_error("InternalServiceError", "boom", status=500))
+
+        error = error_of(secret)
+
+        assert error.__cause__ is not None
+        assert error.__cause__.__traceback__ is None
+        canaries.scan_traceback(error)
+
+
 class TestCredentials:
     def test_iam_role_uses_environment(
         self, aws: AwsFixture, secret: str, monkeypatch: pytest.MonkeyPatch
@@ -191,6 +259,29 @@ class TestCredentials:
 
         assert proxy.counts()["AssumeRole"] == 1
         assert "ExternalId=ext-1" in proxy.bodies("AssumeRole")[0]
+
+    def test_assume_role_denied_in_batch(
+        self, aws: AwsFixture, proxy: FaultProxy
+    ) -> None:
+        role = "arn:aws:iam::123456789012:role/prizm-reader"
+        aws.add_integration(endpoint=proxy.url, role_arn=role)
+        fault = aws_query_error(
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/moto is not authorized to perform: "
+            f"sts:AssumeRole on resource: {role}",
+        )
+        fault.operation = "AssumeRole"
+        proxy.add(fault)
+
+        outcomes = resolve({"a": "vault://aws/x#k", "b": "vault://aws/y#k"})
+
+        for outcome in outcomes.values():
+            assert isinstance(outcome, PrizmError)
+            assert outcome.code == "access_denied"
+            assert f"could not assume role {role}" in outcome.text
+            assert "BatchGetSecretValue" not in outcome.text
+        # No GetSecretValue per secret followed, so batching was not given up.
+        assert proxy.counts() == {"AssumeRole": 1}
 
 
 class TestBatching:

@@ -190,7 +190,29 @@ class TestErrors:
         error = error_of("vault://aws/doomed#k")
 
         assert error.code == "secret_scheduled_for_deletion"
-        assert "restore" in error.text
+        assert error.hint is not None
+        assert (
+            "aws secretsmanager restore-secret --secret-id doomed --region us-east-1 "
+            f"--endpoint-url {aws.endpoint}"
+        ) in error.hint
+
+    def test_arn_errors_name_its_region(
+        self, aws: AwsFixture, integration: str
+    ) -> None:
+        other = aws.client(region="eu-west-1")
+        arn = other.create_secret(Name="in-eu", SecretString='{"k": "eu"}')["ARN"]
+        missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:nothere"
+
+        no_key = error_of(f"vault://aws/{arn}#password")
+        no_secret = error_of(f"vault://aws/{missing}#k")
+
+        assert no_key.code == "key_not_found"
+        assert no_secret.code == "secret_not_found"
+        for error in (no_key, no_secret):
+            assert "region eu-west-1" in error.text
+            assert error.location is not None
+            assert error.location.startswith("region eu-west-1")
+            assert "us-east-1" not in error.text
 
     def test_unknown_integration(self, aws: AwsFixture, integration: str) -> None:
         error = error_of("vault://nope/x#k")

@@ -10,6 +10,7 @@ of the value leaked. The scan also looks for the base64 forms that
 from __future__ import annotations
 
 import secrets
+import traceback
 from pathlib import Path
 
 from prizm import redaction
@@ -76,6 +77,15 @@ class Canaries:
                 raise LeakFound(
                     f"a canary value leaked into {where}, after: {context!r}"
                 )
+
+    def scan_traceback(self, error: BaseException) -> None:
+        """Scan ``error`` and its chain rendered with every frame's local variables,
+        as error trackers and ``capture_locals=True`` render them."""
+        rendered = traceback.TracebackException.from_exception(
+            error, capture_locals=True
+        )
+        where = f"the traceback with locals of {error.__class__.__name__}"
+        self.scan("".join(rendered.format()), where)
 
     def scan_tree(self, root: Path, where: str) -> None:
         """Scan every file below ``root`` (the store, key file, logs)."""

@@ -159,8 +159,12 @@ class Provider(Protocol):
 
     type_name: ClassVar[str]
 
-    def location(self) -> str:
-        """Return where the provider looks, for messages: "region eu-west-1"."""
+    def location(self, name: str | None = None) -> str:
+        """Return where the provider looks for secret ``name``, for messages.
+
+        Without a name, or for a vault with one location, the integration's own
+        location, such as "region eu-west-1".
+        """
         ...
 
     def request_for(self, reference: Reference) -> SecretRequest:

@@ -76,6 +76,8 @@ def secrets_manager_from_environment(
             location=location,
             operation=operation,
             secret=secret_id,
+            region=client.meta.region_name,
+            endpoint_url=endpoint,
         )
 
     return SecretsManager(client, context)

@@ -109,8 +109,9 @@ class SecretsManager:
                 secret_id,
                 lambda: self.client.describe_secret(SecretId=secret_id),
             )
-        except Exception as exc:  # mapped to a typed error
-            raise map_aws_error(exc, self.context("DescribeSecret", secret_id)) from exc
+        except Exception as exc:  # noqa: BLE001 - mapped to a typed error
+            error = map_aws_error(exc, self.context("DescribeSecret", secret_id))
+            raise error from error.__cause__
         versions = {
             str(version_id): tuple(stages)
             for version_id, stages in (response.get("VersionIdsToStages") or {}).items()
@@ -148,9 +149,11 @@ class SecretsManager:
                     hint="Another rotation may have started since; run the "
                     "rotation again.",
                 ) from None
-            raise self._mapped(exc, "GetSecretValue", secret_id, version_id) from exc
-        except Exception as exc:  # mapped to a typed error
-            raise self._mapped(exc, "GetSecretValue", secret_id, version_id) from exc
+            error = self._mapped(exc, "GetSecretValue", secret_id, version_id)
+            raise error from error.__cause__
+        except Exception as exc:  # noqa: BLE001 - mapped to a typed error
+            error = self._mapped(exc, "GetSecretValue", secret_id, version_id)
+            raise error from error.__cause__
         text = response.get("SecretString")
         if not isinstance(text, str):
             raise InvalidRotationRequest(
@@ -218,10 +221,9 @@ class SecretsManager:
                     RemoveFromVersionId=from_version,
                 ),
             )
-        except Exception as exc:  # mapped to a typed error
-            raise self._mapped(
-                exc, "UpdateSecretVersionStage", secret_id, to_version
-            ) from exc
+        except Exception as exc:  # noqa: BLE001 - mapped to a typed error
+            error = self._mapped(exc, "UpdateSecretVersionStage", secret_id, to_version)
+            raise error from error.__cause__
 
     def _mapped(
         self, exc: Exception, operation: str, secret_id: str, version_id: str | None

@@ -73,18 +73,10 @@ def _check_identity(provider: AwsProvider, report: TestReport) -> bool:
         sts = provider.clients.client("sts")
         assumed = provider._timed("GetCallerIdentity", sts.get_caller_identity)
     except Exception as exc:  # noqa: BLE001 - reported as a failed step
+        # botocore sends AssumeRole before this call. A failure of GetCallerIdentity
+        # itself carries that operation's name, which map_aws_error uses instead.
         error = map_aws_error(exc, provider.context("AssumeRole", None))
-        external = " and the External ID" if settings.external_id else ""
-        report.add(
-            TestStep(
-                "Assume role",
-                "failed",
-                f"Could not assume {settings.role_arn}: {error.message}",
-                fix=f"Allow sts:AssumeRole on {settings.role_arn} for "
-                f"{identity.get('Arn')}, and check the role's trust policy{external}.",
-                code=error.code,
-            )
-        )
+        report.add(TestStep.failed("Assume role", error))
         return False
     report.add(
         TestStep(
@@ -163,7 +155,9 @@ def _describe_secret(
         shape = f"JSON keys: {shown or '(none)'}{more}"
         data["keys"] = keys
     if key is not None:
-        context = LookupContext(reference, provider.name, provider.location())
+        context = LookupContext(
+            reference, provider.name, provider.location(source.secret_id)
+        )
         try:
             extract_value(fetched.document.reveal(), key, context)
         except PrizmError as error:

@@ -54,11 +54,7 @@ class AwsClients:
 
     def endpoint(self, service: str) -> str | None:
         """Return the endpoint URL for ``service``; the general one applies to all."""
-        specific = {
-            "sts": self.settings.sts_endpoint_url,
-            "kms": self.settings.kms_endpoint_url,
-        }.get(service)
-        return specific or self.settings.endpoint_url
+        return self.settings.endpoint(service)
 
     def _base_session(self) -> boto3.Session:
         if self._base is None:

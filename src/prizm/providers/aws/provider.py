@@ -26,7 +26,12 @@ from prizm.metrics import metrics
 from prizm.policy import matches
 from prizm.providers.aws.cache import SecretCache, plan_cached, remember
 from prizm.providers.aws.clients import AwsClients
-from prizm.providers.aws.errors import AwsErrorContext, map_aws_error, map_error_code
+from prizm.providers.aws.errors import (
+    SERVICE_OF_OPERATION,
+    AwsErrorContext,
+    map_aws_error,
+    map_error_code,
+)
 from prizm.providers.aws.settings import AwsSettings, parse_secret_arn
 from prizm.providers.base import FetchCall, FetchOutcome, SecretRequest, TestReport
 from prizm.references import Reference
@@ -60,8 +65,9 @@ class AwsProvider:
         self._account: str | None = None
         self.cache = SecretCache(settings.cache_ttl) if settings.cache_ttl > 0 else None
 
-    def location(self) -> str:
-        return self.settings.location()
+    def location(self, name: str | None = None) -> str:
+        """Return the region (a full ARN's own) and endpoint used for ``name``."""
+        return self.settings.location(self.region_of(name) if name else None)
 
     @property
     def batch_denied(self) -> bool:
@@ -108,7 +114,7 @@ class AwsProvider:
             "[#<key>].",
             reference=str(reference),
             integration=self.name,
-            location=self.location(),
+            location=self.location(reference.name),
         )
 
     def context(
@@ -124,15 +130,25 @@ class AwsProvider:
             elif stage is not None and stage != CURRENT:
                 version = f"stage {stage}"
             request = request.name
+        service = SERVICE_OF_OPERATION.get(operation, "secretsmanager")
+        if service == "kms" and request and request.startswith("arn:"):
+            region = request.split(":")[3]
+        else:
+            region = self.region_of(request) if request else self.settings.region
         return AwsErrorContext(
             integration=self.name,
-            location=self.location(),
+            location=self.settings.location(region, service),
             operation=operation,
             secret=request,
             version=version,
             auth=self.settings.auth,
             kms_key_arn=self.settings.kms_key_arn,
             read_timeout=self.settings.read_timeout,
+            region=region,
+            endpoint_url=self.settings.endpoint(service),
+            role_arn=self.settings.role_arn,
+            external_id=bool(self.settings.external_id),
+            sts_location=self.settings.location(service="sts"),
         )
 
     def policy_allows(self, name: str, patterns: Sequence[str]) -> bool:
@@ -392,7 +408,13 @@ class AwsProvider:
                 )
                 for request in chunk
             }
-            if mapped[chunk[0]].code == "access_denied":
+            # Only a denied batch call means "read one by one": a denied AssumeRole
+            # inside it fails every read alike.
+            failed = getattr(exc, "operation_name", None)
+            if (
+                mapped[chunk[0]].code == "access_denied"
+                and failed == "BatchGetSecretValue"
+            ):
                 return self._fall_back(chunk)
             return dict(mapped)
 
@@ -450,17 +472,18 @@ class AwsProvider:
         self, request: SecretRequest, response: Mapping[str, Any]
     ) -> FetchOutcome:
         arn = str(response.get("ARN") or request.name)
+        location = self.location(request.name)
         text: str | None = response.get("SecretString")
         if text is None and response.get("SecretBinary") is not None:
             decoded = _decode_binary(response["SecretBinary"])
             if decoded is None:
                 return BinaryNotText(
                     f"Secret '{request.name}' is binary and not valid UTF-8 text "
-                    f"in AWS Secrets Manager ({self.location()}, integration "
+                    f"in AWS Secrets Manager ({location}, integration "
                     f"'{self.name}').",
                     hint="Store the value as a SecretString, or as UTF-8 text.",
                     integration=self.name,
-                    location=self.location(),
+                    location=location,
                 )
             text = decoded
         if text is None:
@@ -468,10 +491,10 @@ class AwsProvider:
         if len(text.encode("utf-8")) > MAX_SECRET_BYTES:
             return ValueTooLarge(
                 f"Secret '{request.name}' is larger than {MAX_SECRET_BYTES} bytes in "
-                f"AWS Secrets Manager ({self.location()}, integration '{self.name}').",
+                f"AWS Secrets Manager ({location}, integration '{self.name}').",
                 hint="Secrets Manager stores at most 64 KiB; check the secret.",
                 integration=self.name,
-                location=self.location(),
+                location=location,
             )
         stages = tuple(response.get("VersionStages") or ())
         source = SecretSource(

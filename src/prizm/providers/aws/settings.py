@@ -28,6 +28,8 @@ SECRET_ARN = re.compile(
     r":(?P<account>\d{12}):secret:(?P<name>.+)"
 )
 ACCESS_KEY_ID = re.compile(r"[A-Z0-9]{16,128}")
+# STS's externalIdType in botocore's service model: 2 to 1224 of [\w+=,.@:/-].
+EXTERNAL_ID = re.compile(r"[A-Za-z0-9_+=,.@:/-]{2,1224}")
 
 
 def parse_secret_arn(name: str) -> re.Match[str] | None:
@@ -125,6 +127,16 @@ class AwsSettings(CredentialSettings):
             )
         return value or None
 
+    @field_validator("external_id")
+    @classmethod
+    def _external_id(cls, value: str | None) -> str | None:
+        if value and not EXTERNAL_ID.fullmatch(value):
+            raise ValueError(
+                "the External ID must be 2 to 1224 characters of letters, digits "
+                "and _+=,.@:/- as STS AssumeRole requires"
+            )
+        return value or None
+
     @field_validator("endpoint_url", "sts_endpoint_url", "kms_endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
@@ -166,8 +178,21 @@ class AwsSettings(CredentialSettings):
             raise ValueError("an External ID is only used with a Role ARN to assume")
         return self
 
-    def location(self) -> str:
-        text = f"region {self.region}"
-        if self.endpoint_url:
-            text += f", endpoint {self.endpoint_url}"
+    def endpoint(self, service: str = "secretsmanager") -> str | None:
+        """Return the endpoint URL for ``service``; the general one applies to all."""
+        specific = {
+            "sts": self.sts_endpoint_url,
+            "kms": self.kms_endpoint_url,
+        }.get(service)
+        return specific or self.endpoint_url
+
+    def location(
+        self, region: str | None = None, service: str = "secretsmanager"
+    ) -> str:
+        """Return the region (default: the integration's) and endpoint of
+        ``service`` that requests go to, for messages."""
+        text = f"region {region or self.region}"
+        endpoint = self.endpoint(service)
+        if endpoint:
+            text += f", endpoint {endpoint}"
         return text

@@ -68,7 +68,7 @@ class AzureProvider:
         self.settings = settings
         self.clients = AzureClients(settings)
 
-    def location(self) -> str:
+    def location(self, name: str | None = None) -> str:
         return self.settings.location()
 
     def request_for(self, reference: Reference) -> SecretRequest:

@@ -80,7 +80,7 @@ class HashicorpProvider:
         self.tokens = TokenManager(settings, self.connection)
         self.mounts = MountTable(self._list_mounts, self._lookup_mount)
 
-    def location(self) -> str:
+    def location(self, name: str | None = None) -> str:
         return self.settings.location()
 
     def request_for(self, reference: Reference) -> SecretRequest:
