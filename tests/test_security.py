@@ -20,7 +20,7 @@ from prizm.connector_service import ConnectorService
 from prizm.errors import InvalidIntegration, PrizmError, ReferenceNotAllowed
 from prizm.integrations import IntegrationService
 from prizm.jobs import JobService
-from prizm.logging import configure_logging
+from prizm.logging import KeyValueFormatter, configure_logging
 from prizm.policy import matches
 from prizm.secrets import SecretValue
 from prizm.store import open_store
@@ -545,6 +545,25 @@ class TestLogMasking:
 
         assert "cnry" not in redaction.scrub(header)
         assert redaction.scrub(header) != header
+
+    def test_key_value_line_escapes_control_characters(self) -> None:
+        record = logging.LogRecord(
+            "prizm.test",
+            logging.WARNING,
+            __file__,
+            1,
+            "user=%s",
+            ("ana\nforged",),
+            None,
+        )
+        record.detail = "a\r\x1b[31mb\u2028c"
+
+        line = KeyValueFormatter().format(record)
+
+        assert "\n" not in line
+        assert line.endswith(
+            "prizm.test user=ana\\nforged detail=a\\r\\x1b[31mb\\u2028c"
+        )
 
 
 class TestReviewFindings:

@@ -17,7 +17,12 @@ from prizm.connectors.base import ConnectorType
 from prizm.connectors.registry import all_connector_types, connector_type
 from prizm.errors import InvalidField, InvalidReference, PrizmError
 from prizm.integrations import IntegrationService
-from prizm.references import INTEGRATION_NAME, MAX_REFERENCE_LENGTH, is_reference
+from prizm.references import (
+    INTEGRATION_NAME,
+    MAX_REFERENCE_LENGTH,
+    is_reference,
+    parse_reference,
+)
 from prizm.resolver import Resolver
 from prizm.secrets import ResolvedValue
 from prizm.store.connectors import ConnectorRecord
@@ -282,7 +287,7 @@ class ConnectorService:
             for field, value in record.fields.items()
             if is_reference(value)
         }
-        return self.check_references(references)
+        return self._check(references, connector=name)
 
     def check_references(
         self, references: Mapping[str, str]
@@ -292,4 +297,70 @@ class ConnectorService:
         Callers report each outcome's source (secret ARN or path and version) or
         error; the values stay masked in the returned ``ResolvedValue``s.
         """
-        return dict(self.resolver.resolve(references).outcomes)
+        return self._check(references, connector=None)
+
+    def _check(
+        self, references: Mapping[str, str], connector: str | None
+    ) -> dict[str, ResolvedValue | PrizmError]:
+        """Resolve ``references`` and audit each read as ``secret.check``."""
+        outcomes = dict(self.resolver.resolve(references).outcomes)
+        audit.record_many(
+            self.store,
+            [
+                _check_event(field, references[field], outcome, connector)
+                for field, outcome in outcomes.items()
+            ],
+        )
+        failed = sum(isinstance(outcome, PrizmError) for outcome in outcomes.values())
+        log.info(
+            "references checked connector=%s count=%d failed=%d",
+            connector or "(unsaved)",
+            len(outcomes),
+            failed,
+        )
+        return outcomes
+
+
+def _check_event(
+    field: str,
+    text: str,
+    outcome: ResolvedValue | PrizmError,
+    connector: str | None,
+) -> dict[str, Any]:
+    """Return the ``secret.check`` audit event of one checked reference."""
+    details: dict[str, Any] = {"field": field}
+    if connector is not None:
+        details["connector"] = connector
+    if isinstance(outcome, ResolvedValue):
+        source = outcome.source
+        return audit.event(
+            "secret.check",
+            "reference",
+            text,
+            integration=source.integration,
+            secret_id=source.secret_id,
+            version_id=source.version_id,
+            **details,
+        )
+    if isinstance(outcome, InvalidReference):
+        # Text that does not parse as a reference may be a value typed into a
+        # reference field, so the append-only log does not keep it.
+        target = f"(invalid reference, {len(text)} characters)"
+        return audit.event(
+            "secret.check", "reference", target, outcome=outcome.code, **details
+        )
+    return audit.event(
+        "secret.check",
+        "reference",
+        text,
+        outcome=outcome.code,
+        integration=outcome.integration or _integration_of(text),
+        **details,
+    )
+
+
+def _integration_of(text: str) -> str | None:
+    try:
+        return parse_reference(text).integration
+    except PrizmError:
+        return None

@@ -262,7 +262,7 @@ class IntegrationService:
         self._check_destination(record, kind, plain, secret, changes)
         updated = self.store.integrations.update(name, plain, secret)
         self.forget_provider(name)
-        changed = sorted(field for field, value in changes.items() if value is not None)
+        changed = sorted(_effective_changes(kind, changes))
         audit.record(
             self.store,
             "integration.update",
@@ -300,13 +300,7 @@ class IntegrationService:
             log.info("stored credentials unreadable name=%s", record.name)
         for field in clear:
             merged.pop(field, None)
-        for field, value in changes.items():
-            if value is None:
-                continue
-            if field in kind.credential_fields and value == "":
-                # An empty credential field on an edit form keeps the stored one.
-                continue
-            merged[field] = value
+        merged.update(_effective_changes(kind, changes))
         return merged
 
     def _validate_merged(
@@ -468,6 +462,13 @@ class IntegrationService:
         patterns = self.allowed_secrets(name)
         report = self._test_provider(name, provider, secrets, patterns)
         self.store.integrations.record_test(name, report.ok, report.summary())
+        self._record_test(name, report, secrets)
+        log.info("integration tested name=%s ok=%s", name, report.ok)
+        return report
+
+    def _record_test(
+        self, name: str, report: TestReport, secrets: Sequence[str], **details: Any
+    ) -> None:
         audit.record(
             self.store,
             "integration.test",
@@ -478,9 +479,8 @@ class IntegrationService:
             failed_steps=[
                 step.name for step in report.steps if step.status == "failed"
             ],
+            **details,
         )
-        log.info("integration tested name=%s ok=%s", name, report.ok)
-        return report
 
     def _test_provider(
         self,
@@ -590,7 +590,7 @@ class IntegrationService:
 
         The changes merge as in ``update``, so empty credential fields use the
         stored credentials. ``allowed_secrets`` replaces the stored patterns for
-        this test when given. Nothing is stored, not even the outcome.
+        this test when given. Only the audit event is stored, not the outcome.
         """
         record = self.store.integrations.get(name)
         kind = provider_type(record.type)
@@ -600,7 +600,15 @@ class IntegrationService:
         self._check_destination(record, kind, plain, secret, changes)
         if allowed_secrets is None:
             allowed_secrets = record.allowed_secrets
-        return self.test_unsaved(record.type, name, values, secrets, allowed_secrets)
+        return self._test_unsaved(
+            kind,
+            name,
+            values,
+            secrets,
+            allowed_secrets,
+            changed=sorted(_effective_changes(kind, changes)),
+            cleared=sorted(clear),
+        )
 
     def test_unsaved(
         self,
@@ -613,15 +621,55 @@ class IntegrationService:
         """Run Test Connection on settings that are not stored yet.
 
         Secrets outside ``allowed_secrets`` are reported as failed steps, not read.
+        Only the audit event is stored, not the outcome.
         """
-        kind = provider_type(type_name)
+        return self._test_unsaved(
+            provider_type(type_name), name, values, secrets, allowed_secrets
+        )
+
+    def _test_unsaved(
+        self,
+        kind: ProviderType,
+        name: str,
+        values: Mapping[str, Any],
+        secrets: Sequence[str],
+        allowed_secrets: Sequence[str],
+        **details: Any,
+    ) -> TestReport:
         patterns = self.check_patterns(allowed_secrets)
         settings = self.validate(kind, values)
         provider = kind.create(name, settings)
         try:
-            return self._test_provider(name, provider, secrets, patterns)
+            report = self._test_provider(name, provider, secrets, patterns)
         finally:
             provider.close()
+        # The test read secrets, so it is audited like a stored integration's.
+        self._record_test(
+            name,
+            report,
+            secrets,
+            unsaved=True,
+            type=kind.type_name,
+            allowed_secrets=patterns,
+            **details,
+        )
+        log.info("unsaved integration tested name=%s ok=%s", name, report.ok)
+        return report
+
+
+def _effective_changes(
+    kind: ProviderType, changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return the changes that replace a stored setting.
+
+    ``None`` changes nothing, and an empty credential (an edit form's empty
+    password input) keeps the stored one.
+    """
+    return {
+        field: value
+        for field, value in changes.items()
+        if value is not None and not (field in kind.credential_fields and value == "")
+    }
 
 
 def forget_all_providers() -> None:

@@ -11,23 +11,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from prizm import redaction
 
 __all__ = [
+    "SERVER_LOGGERS",
     "JsonFormatter",
     "KeyValueFormatter",
     "PayloadFilter",
     "RedactingFilter",
     "configure_logging",
+    "escape_control_characters",
     "install_record_factory",
     "protect_sdk_loggers",
 ]
+
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+"""uvicorn's loggers: its messages, errors with tracebacks, and one line per request."""
 
 SDK_PAYLOAD_LOGGERS = ("botocore.endpoint", "botocore.parsers", "botocore.auth")
 """SDK loggers whose DEBUG records print whole request or response bodies.
@@ -119,17 +125,42 @@ def protect_sdk_loggers() -> None:
             logger.addFilter(RedactingFilter())
 
 
+# C0 and C1 control characters and the Unicode line and paragraph separators:
+# the characters that end a line or drive a terminal.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    character = match.group()
+    return _ESCAPES.get(character) or character.encode("unicode_escape").decode()
+
+
+def escape_control_characters(text: str) -> str:
+    """Return ``text`` with control characters written as escapes (``\\n``), so
+    that a logged value cannot start a line of its own."""
+    return _CONTROL_CHARACTERS.sub(_escape_control, text)
+
+
 class KeyValueFormatter(logging.Formatter):
-    """Format records as ``time level logger message key=value ...``."""
+    """Format records as ``time level logger message key=value ...``.
+
+    The message and the values are escaped, so each record is one line. Only an
+    exception's traceback follows on lines of its own.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created, UTC).isoformat(
             timespec="milliseconds"
         )
-        line = f"{stamp} {record.levelname:<7} {record.name} {record.getMessage()}"
+        message = escape_control_characters(record.getMessage())
+        line = f"{stamp} {record.levelname:<7} {record.name} {message}"
         extras = _extras(record)
         if extras:
-            line += " " + " ".join(f"{key}={value}" for key, value in extras.items())
+            line += " " + " ".join(
+                f"{key}={escape_control_characters(str(value))}"
+                for key, value in extras.items()
+            )
         if record.exc_text:
             line += "\n" + record.exc_text.rstrip("\n")
         return line
@@ -151,11 +182,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
+# uvicorn adds a copy of its message with terminal colour codes as an extra.
+_DROPPED_EXTRAS = frozenset({"color_message"})
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {
         name: value
         for name, value in vars(record).items()
-        if name not in _STANDARD_ATTRIBUTES and not name.startswith("_")
+        if name not in _STANDARD_ATTRIBUTES
+        and name not in _DROPPED_EXTRAS
+        and not name.startswith("_")
     }
 
 
@@ -190,11 +227,18 @@ def install_filter(handler: logging.Handler) -> None:
         handler.addFilter(RedactingFilter())
 
 
-def configure_logging(verbosity: int = 0, *, json_format: bool | None = None) -> None:
+def configure_logging(
+    verbosity: int = 0,
+    *,
+    json_format: bool | None = None,
+    also: Sequence[str] = (),
+) -> None:
     """Send Prizm's logs to standard error, masked, at a level set by ``verbosity``.
 
     ``PRIZM_LOG_LEVEL`` overrides the level and ``PRIZM_LOG_FORMAT=json`` selects
-    JSON lines. Calling it again replaces the handler instead of adding one.
+    JSON lines. The loggers named in ``also`` (a web server's) get the same handler
+    and level, so their lines have Prizm's format. Calling it again replaces the
+    handler instead of adding one.
     """
     level_name = os.environ.get("PRIZM_LOG_LEVEL")
     if level_name:
@@ -210,14 +254,15 @@ def configure_logging(verbosity: int = 0, *, json_format: bool | None = None) ->
     protect_sdk_loggers()
     for root_handler in logging.getLogger().handlers:
         install_filter(root_handler)
-    logger = logging.getLogger("prizm")
-    for handler in list(logger.handlers):
-        if getattr(handler, "_prizm", False):
-            logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler._prizm = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if json_format else KeyValueFormatter())
     install_filter(handler)
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
+    for name in ("prizm", *also):
+        logger = logging.getLogger(name)
+        for previous in list(logger.handlers):
+            if getattr(previous, "_prizm", False):
+                logger.removeHandler(previous)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False

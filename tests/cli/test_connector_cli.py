@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from prizm.store import open_store
 from tests.support.canaries import Canaries
 from tests.support.fixtures import AwsFixture, run_cli
 from tests.support.postgres import Database
@@ -239,6 +240,21 @@ class TestRun:
         checked = json.loads(result.out)
         assert result.status == 0
         assert checked["password"]["version_id"] == created["VersionId"]
+
+    def test_check_audited(self, aws: AwsFixture, database: Database) -> None:
+        aws.add_integration()
+        created = aws.create_secret(SECRET, json.dumps(database.secret_json()))
+        run_cli(connector_args(database))
+
+        run_cli(["connector", "check", "analytics"])
+
+        events = [e for e in open_store().audit.events() if e.action == "secret.check"]
+        assert [event.details["field"] for event in events] == ["username", "password"]
+        assert all(event.actor.startswith("cli:") for event in events)
+        assert {event.details["connector"] for event in events} == {"analytics"}
+        assert {event.details["version_id"] for event in events} == {
+            created["VersionId"]
+        }
 
     def test_update_and_remove(self, aws: AwsFixture, database: Database) -> None:
         aws.add_integration()

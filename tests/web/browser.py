@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from devtools.servers import free_port
+from prizm.cli.serve import server_options
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "ConsoleServer", "chromium_context"]
 
@@ -43,11 +44,10 @@ CHROMIUM_ARGS = [
 class ConsoleServer:
     """The app on uvicorn in a thread of this process, on a free loopback port."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, proxies: Sequence[str] = ()) -> None:
         self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on"
-        )
+        options = server_options("127.0.0.1", self.port, proxies)
+        config = uvicorn.Config(app, lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

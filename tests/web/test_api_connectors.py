@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from prizm.store import open_store
+from prizm.store.audit import AuditEvent
 from tests.support.canaries import Canaries
 from tests.support.fixtures import AwsFixture
 from tests.support.postgres import Database
@@ -62,6 +64,26 @@ def silent() -> Iterator[SilentServer]:
     server = SilentServer()
     yield server
     server.close()
+
+
+def add_analytics(editor: ConsoleClient, database: Database) -> None:
+    """Save the PostgreSQL connector 'analytics' through the API."""
+    response = editor.post(
+        "/api/v1/connectors",
+        json={
+            "type": "postgres",
+            "name": "analytics",
+            "fields": connector_fields(database),
+        },
+    )
+    assert response.status_code == 201, response.text
+
+
+def checks() -> list[AuditEvent]:
+    """Return the ``secret.check`` audit events, oldest first."""
+    return [
+        event for event in open_store().audit.events() if event.action == "secret.check"
+    ]
 
 
 def wait_for_run(client: ConsoleClient, run_id: int, timeout: float = 60) -> Any:
@@ -162,14 +184,7 @@ class TestCheck:
     ) -> None:
         database.set_password(canaries.make("pg-password"))
         version = store_credentials(aws, database)
-        editor.post(
-            "/api/v1/connectors",
-            json={
-                "type": "postgres",
-                "name": "analytics",
-                "fields": connector_fields(database),
-            },
-        )
+        add_analytics(editor, database)
 
         result = editor.post("/api/v1/connectors/analytics/check").json()
 
@@ -178,6 +193,31 @@ class TestCheck:
         assert password["secret_id"].startswith("arn:aws:secretsmanager:")
         assert password["version_id"] == version
         assert "AWSCURRENT" in password["version_stages"]
+
+    def test_check_audited_per_reference(
+        self,
+        editor: ConsoleClient,
+        aws: AwsFixture,
+        database: Database,
+        canaries: Canaries,
+    ) -> None:
+        database.set_password(canaries.make("pg-password"))
+        version = store_credentials(aws, database)
+        add_analytics(editor, database)
+
+        editor.post("/api/v1/connectors/analytics/check")
+
+        events = checks()
+        assert [event.details["field"] for event in events] == ["username", "password"]
+        password = events[1]
+        assert password.actor == "web:editor-api"
+        assert password.target_type == "reference"
+        assert password.target == f"vault://aws/{SECRET}#password"
+        assert password.outcome == "ok"
+        assert password.details["connector"] == "analytics"
+        assert password.details["integration"] == "aws"
+        assert password.details["secret_id"].startswith("arn:aws:secretsmanager:")
+        assert password.details["version_id"] == version
 
     def test_check_reports_typed_error(
         self, editor: ConsoleClient, database: Database
@@ -209,6 +249,28 @@ class TestCheck:
         ).json()
 
         assert result["fields"]["api_token"]["ok"] is True
+        event = checks()[0]
+        assert event.actor == "web:editor-api"
+        assert event.target == "vault://aws/prizm/jira#token"
+        assert event.details["field"] == "api_token"
+        assert "connector" not in event.details
+
+    def test_check_failures_audited(self, editor: ConsoleClient) -> None:
+        references = {
+            "missing": "vault://aws/prizm/missing#token",
+            "malformed": "vault://aws",
+        }
+
+        editor.post(
+            "/api/v1/connectors/check-references", json={"references": references}
+        )
+
+        missing, malformed = checks()
+        assert missing.target == references["missing"]
+        assert missing.outcome == "secret_not_found"
+        assert missing.details["integration"] == "aws"
+        assert malformed.target == "(invalid reference, 11 characters)"
+        assert malformed.outcome == "invalid_reference"
 
 
 class TestRuns:

@@ -112,6 +112,9 @@ class TestReadAndChange:
         assert response.status_code == 200, response.text
         assert response.json()["settings"]["read_timeout"] == 20
         assert response.json()["settings"]["secret_access_key"] == "(set)"
+        event = open_store().audit.events()[-1]
+        assert event.action == "integration.update"
+        assert event.details["changed"] == ["read_timeout"]
         report = client.post("/api/v1/integrations/aws/test", json={}).json()
         assert report["ok"], report
 
@@ -203,6 +206,30 @@ class TestConnection:
         assert report["ok"], report
         assert report["integration"] == "aws"
         assert web.api("viewer").get("/api/v1/integrations").json() == []
+
+    def test_unsaved_test_audited(
+        self, web: Web, aws: AwsFixture, canaries: Canaries
+    ) -> None:
+        aws.create_secret("prizm/db", json.dumps({"password": canaries.make("p")}))
+        body = {
+            **aws_body(aws, canaries.make("k")),
+            "name": "trial",
+            "secrets": ["prizm/db#password", "team/x"],
+            "allowed_secrets": ["prizm/*"],
+        }
+
+        web.api("admin").post("/api/v1/integrations/test", json=body)
+
+        event = open_store().audit.events()[-1]
+        assert event.action == "integration.test"
+        assert event.actor == "web:admin-api"
+        assert event.target == "trial"
+        assert event.outcome == "failed"
+        assert event.details["unsaved"] is True
+        assert event.details["type"] == "aws"
+        assert event.details["secrets"] == ["prizm/db#password", "team/x"]
+        assert event.details["allowed_secrets"] == ["prizm/*"]
+        assert event.details["failed_steps"] == ["Secret team/x"]
 
     def test_unsaved_failure_has_fix(
         self, web: Web, aws: AwsFixture, canaries: Canaries

@@ -325,11 +325,31 @@ ROLE_CASES = [
     ("GET", "/api/v1/users", "admin", 200),
     ("POST", "/api/v1/integrations", "editor", 403),
     ("POST", "/api/v1/integrations/test", "editor", 403),
+    ("PATCH", "/api/v1/integrations/aws", "editor", 403),
+    ("POST", "/api/v1/integrations/aws/test", "editor", 403),
+    ("PUT", "/api/v1/integrations/aws/allowed-secrets", "editor", 403),
     ("DELETE", "/api/v1/integrations/aws", "editor", 403),
+    ("POST", "/api/v1/users", "editor", 403),
+    ("PATCH", "/api/v1/users/x", "editor", 403),
     ("POST", "/api/v1/connectors", "viewer", 403),
+    ("PATCH", "/api/v1/connectors/x", "viewer", 403),
+    ("POST", "/api/v1/connectors/validate", "viewer", 403),
+    ("POST", "/api/v1/connectors/check-references", "viewer", 403),
     ("POST", "/api/v1/connectors/x/runs", "viewer", 403),
     ("POST", "/api/v1/connectors/x/check", "viewer", 403),
     ("DELETE", "/api/v1/connectors/x", "viewer", 403),
+]
+
+ADMIN_PAGE_POSTS = [
+    "/settings/integrations/new/aws",
+    "/settings/integrations/new/aws/test",
+    "/settings/integrations/aws/edit",
+    "/settings/integrations/aws/edit/test",
+    "/settings/integrations/aws/test",
+    "/settings/integrations/aws/delete",
+    "/settings/users",
+    "/settings/users/update",
+    "/settings/users/viewer-user/delete",
 ]
 
 
@@ -351,6 +371,27 @@ class TestRoles:
         assert response.status_code == status, response.text
         if status == 403:
             assert response.json()["error"]["code"] == "permission_denied"
+
+    @pytest.mark.parametrize("path", ADMIN_PAGE_POSTS)
+    def test_editor_refused_admin_page_posts(self, web: Web, path: str) -> None:
+        web.add_user("viewer-user", "viewer")
+        client = web.as_role("editor")
+        events_before = len(open_store().audit.events())
+
+        response = client.post(
+            path,
+            data={
+                "csrf_token": client.csrf,
+                "name": "viewer-user",
+                "role": "admin",
+                "password": PASSWORD,
+            },
+        )
+
+        assert response.status_code == 403, response.text
+        assert "permission_denied" in response.text
+        assert UserService(open_store()).get("viewer-user").role == "viewer"
+        assert len(open_store().audit.events()) == events_before
 
     @pytest.mark.parametrize(
         "path", ["/api/v1/integrations", "/api/v1/runs", "/metrics", "/api/v1/me"]

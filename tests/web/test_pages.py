@@ -221,6 +221,14 @@ class TestIntegrationForms:
         assert "Credentials" in response.text
         assert "Secret prizm/db" in response.text
         assert IntegrationService(open_store()).list() == []
+        event = open_store().audit.events()[-1]
+        assert event.action == "integration.test"
+        assert event.actor == "web:admin-user"
+        assert event.target == "aws"
+        assert event.outcome == "passed"
+        assert event.details["unsaved"] is True
+        assert event.details["secrets"] == ["prizm/db"]
+        assert event.details["allowed_secrets"] == []
 
     def test_test_connection_failure_shows_fix(
         self, web: Web, aws: AwsFixture, canaries: Canaries
@@ -251,6 +259,14 @@ class TestIntegrationForms:
 
         assert "Stored; leave empty to keep it" in edit
         assert "badge passed" in tested.text
+        test_event, update_event = open_store().audit.events()[-2:]
+        assert test_event.action == "integration.test"
+        assert test_event.actor == "web:admin-user"
+        assert test_event.details["unsaved"] is True
+        assert "secret_access_key" not in test_event.details["changed"]
+        assert "read_timeout" in test_event.details["changed"]
+        assert update_event.action == "integration.update"
+        assert "secret_access_key" not in update_event.details["changed"]
         assert saved.status_code == 303
         settings = IntegrationService(open_store()).get("aws").settings
         assert settings["read_timeout"] == 25
@@ -390,6 +406,31 @@ class TestConnectorPages:
 
         assert "arn:aws:secretsmanager:" in response.text
         assert version in response.text
+        event = open_store().audit.events()[-1]
+        assert event.action == "secret.check"
+        assert event.actor == "web:editor-user"
+        assert event.target == "vault://aws/prizm/analytics#password"
+        assert event.details["version_id"] == version
+
+    def test_connector_check_audited(
+        self, web: Web, aws: AwsFixture, database: Database, canaries: Canaries
+    ) -> None:
+        database.set_password(canaries.make("pg"))
+        aws.add_integration()
+        version = store_credentials(aws, database)
+        add_connector(database)
+        client = web.as_role("editor")
+
+        response = client.post(
+            "/connectors/analytics/check", data={"csrf_token": client.csrf}
+        )
+
+        assert version in response.text
+        events = open_store().audit.events()[-2:]
+        assert [event.action for event in events] == ["secret.check"] * 2
+        assert {event.actor for event in events} == {"web:editor-user"}
+        assert {event.details["connector"] for event in events} == {"analytics"}
+        assert {event.details["version_id"] for event in events} == {version}
 
     def test_check_literal_not_parsed(self, web: Web, canaries: Canaries) -> None:
         client = web.as_role("editor")
@@ -404,6 +445,8 @@ class TestConnectorPages:
         )
 
         assert "holds no vault:// reference" in response.text
+        actions = [event.action for event in open_store().audit.events()]
+        assert "secret.check" not in actions
 
     def test_invalid_form_drops_literal_secret(
         self, web: Web, aws: AwsFixture, database: Database, canaries: Canaries

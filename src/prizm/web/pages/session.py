@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from prizm.errors import CsrfFailed, InvalidLogin, PrizmError, TooManyAttempts
+from prizm.users import USER_NAME
 from prizm.web.api.deps import users
 from prizm.web.auth import (
     LOGIN_CSRF_COOKIE,
@@ -35,6 +36,16 @@ def _safe_next(target: str) -> str:
     if target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return "/"
+
+
+def _logged_name(request: Request, name: str) -> str:
+    """Return a submitted user name for the log, or only its length when it names
+    no user, because people type passwords into the name field."""
+    if not USER_NAME.fullmatch(name):
+        return f"(invalid name, {len(name)} characters)"
+    if users(request).store.users.find(name) is None:
+        return f"(unknown user, {len(name)} characters)"
+    return name
 
 
 def _login_page(
@@ -90,7 +101,11 @@ def login(request: Request, form: Form) -> Response:
             user = users(request).authenticate(username, text(form, "password"))
         except InvalidLogin:
             limiter.failed(username, address)
-            log.warning("sign-in failed user=%s address=%s", username, address)
+            log.warning(
+                "sign-in failed user=%s address=%s",
+                _logged_name(request, username),
+                address,
+            )
             raise
     except (CsrfFailed, InvalidLogin, TooManyAttempts) as error:
         return _login_page(request, next_path=next_path, username=username, error=error)
