@@ -142,6 +142,15 @@ class TestAdd:
         assert result.err.startswith("error[invalid_integration]: ")
         assert "External ID must be 2 to 1224 characters" in result.err
 
+    def test_key_with_spaces_rejected(self, canaries: Canaries) -> None:
+        key = canaries.make_plain("spaced-key")
+
+        result = run_cli(add_args("http://127.0.0.1:1"), stdin=f"  {key}  \n")
+
+        assert result.status == 1
+        assert result.err.startswith("error[invalid_integration]: ")
+        assert "whitespace" in result.err
+
     def test_empty_stdin_line_rejected(self) -> None:
         result = run_cli(add_args("http://127.0.0.1:1"), stdin="\n")
 

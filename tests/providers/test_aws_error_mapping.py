@@ -99,6 +99,9 @@ CODES = [
     ("ValidationException", "invalid name", "invalid_reference"),
     ("InternalServiceError", "boom", "service_error"),
     ("SomethingNew", "unknown", "service_error"),
+    ("403", "Forbidden", "access_denied"),
+    ("401", "Unauthorized", "access_denied"),
+    ("500", "Internal Server Error", "service_error"),
 ]
 CODES += [
     (code, "rejected", "invalid_credentials")

@@ -347,6 +347,18 @@ def map_error_code(code: str, message: str, context: AwsErrorContext) -> PrizmEr
             hint="Use the secret's name or full ARN as shown in the AWS console.",
             **context.fields(),
         )
+    if code in ("401", "403"):
+        # A bare HTTP status without an AWS error code (a proxy, a VPC endpoint
+        # policy or an emulator answered) means refused, not an outage.
+        return AccessDenied(
+            f"AWS refused {context.operation}{for_secret} with HTTP {code} and no "
+            f"error code {context.where()}.",
+            hint="Check the integration's credentials (Test Connection's Credentials "
+            "step calls STS) and that its identity may call "
+            f"{context.service}:{context.operation}; a VPC endpoint policy or a "
+            "proxy may refuse requests too.",
+            **context.fields(),
+        )
     return ServiceError(
         f"AWS returned {code} for {context.operation}{for_secret} {context.where()}.",
         hint="Retry; if it persists, check the AWS Health Dashboard for the region.",

@@ -108,6 +108,19 @@ class AwsSettings(CredentialSettings):
             )
         return value or None
 
+    @field_validator("secret_access_key", "session_token")
+    @classmethod
+    def _no_surrounding_space(cls, value: SecretStr | None) -> SecretStr | None:
+        # AWS keys and tokens never contain whitespace, so spaces are a paste
+        # mistake that would otherwise surface as a bare 403 on every read.
+        text = None if value is None else value.get_secret_value()
+        if text and (text != text.strip() or any(c.isspace() for c in text)):
+            raise ValueError(
+                "the Secret Access Key or session token contains spaces or other "
+                "whitespace, which AWS keys never do; enter it again without them"
+            )
+        return value
+
     @field_validator("kms_key_arn")
     @classmethod
     def _kms_key_arn(cls, value: str | None) -> str | None:
