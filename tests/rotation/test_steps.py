@@ -351,3 +351,23 @@ class TestMismatchedRotation:
         assert error.hint is not None
         assert "--remove-from-version-id " + token in error.hint
         assert current_works(aws, pg_users)
+
+    def test_missing_master_fails_before_writing(
+        self, aws: AwsFixture, pg_users: DatabaseFixture
+    ) -> None:
+        """Without masterarn or a named master secret, createSecret stores nothing,
+        so a later rotation with either strategy is not blocked."""
+        arrange(aws, pg_users, Strategy.SINGLE_USER)
+        secrets = secrets_manager(aws)
+        rotation = Rotation(
+            secrets, "prizm/db", str(uuid.uuid4()), Strategy.ALTERNATING_USERS
+        )
+
+        error = failed_step("createSecret", rotation)
+        report = rotate(secrets, "prizm/db", Strategy.SINGLE_USER)
+
+        assert error.code == "invalid_rotation_request"
+        assert "masterarn" in error.text
+        assert version_with(aws, "prizm/db", "AWSPENDING") != rotation.token
+        assert report.resumed is False
+        assert current_works(aws, pg_users)

@@ -8,7 +8,7 @@ from prizm.errors import DatabaseLoginFailed, InvalidRotationRequest, RotationEr
 from prizm.rotation import postgres
 from prizm.rotation.document import CLONE_SUFFIX, DatabaseSecret, alternate_username
 from prizm.rotation.model import Rotation, StepResult, Strategy, read_version
-from prizm.rotation.secrets_manager import CURRENT, PENDING, PREVIOUS
+from prizm.rotation.secrets_manager import CURRENT, PENDING, PREVIOUS, SecretsManager
 
 __all__ = ["set_secret"]
 
@@ -167,18 +167,24 @@ def _set_alternating_users(
     )
 
 
-def _read_master(rotation: Rotation, current: DatabaseSecret) -> DatabaseSecret:
+def master_source(
+    rotation: Rotation, current: DatabaseSecret
+) -> tuple[SecretsManager, str]:
+    """Return where the master user's secret is, or raise when none is named."""
     if rotation.master is not None:
-        secrets, secret_id = rotation.master.secrets, rotation.master.secret_id
-    elif current.master_arn is not None:
-        secrets, secret_id = rotation.secrets, current.master_arn
-    else:
-        raise InvalidRotationRequest(
-            f"Secret '{rotation.secret_id}' has no 'masterarn' key, which the "
-            "alternating-users strategy needs to find the master user's secret.",
-            hint="Add the master secret's ARN as 'masterarn' to the secret, or name "
-            "it with --master-secret.",
-        )
+        return rotation.master.secrets, rotation.master.secret_id
+    if current.master_arn is not None:
+        return rotation.secrets, current.master_arn
+    raise InvalidRotationRequest(
+        f"Secret '{rotation.secret_id}' has no 'masterarn' key, which the "
+        "alternating-users strategy needs to find the master user's secret.",
+        hint="Add the master secret's ARN as 'masterarn' to the secret, or name "
+        "it with --master-secret.",
+    )
+
+
+def _read_master(rotation: Rotation, current: DatabaseSecret) -> DatabaseSecret:
+    secrets, secret_id = master_source(rotation, current)
     version = secrets.get(secret_id, stage=CURRENT)
     # NOTE: master secrets that RDS manages hold only username and password; AWS's
     # templates look up the host with the RDS API, which Prizm does not call yet.

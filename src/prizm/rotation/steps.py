@@ -35,7 +35,7 @@ from prizm.rotation.model import (
     read_version,
 )
 from prizm.rotation.secrets_manager import CURRENT, PENDING
-from prizm.rotation.set_secret import set_secret
+from prizm.rotation.set_secret import master_source, set_secret
 
 __all__ = [
     "STEP_NAMES",
@@ -74,6 +74,8 @@ def create_secret(rotation: Rotation) -> StepResult:
 
     username = current.username
     if rotation.strategy is Strategy.ALTERNATING_USERS:
+        # Fail before anything is written when setSecret could not find the master.
+        master_source(rotation, current)
         username = alternate_username(current.username)
     if current.is_redshift:
         rotation.policy.check_redshift()
