@@ -565,6 +565,17 @@ class TestLogMasking:
             "prizm.test user=ana\\nforged detail=a\\r\\x1b[31mb\\u2028c"
         )
 
+    def test_unknown_log_level_warned(
+        self, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("PRIZM_LOG_LEVEL", "loud")
+
+        configure_logging()
+
+        err = capfd.readouterr().err
+        assert "PRIZM_LOG_LEVEL='loud' is not a log level" in err
+        assert logging.getLogger("prizm").level == logging.WARNING
+
 
 class TestReviewFindings:
     """Behaviours found by trying Prizm as a new user would."""

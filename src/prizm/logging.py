@@ -241,10 +241,12 @@ def configure_logging(
     handler instead of adding one.
     """
     level_name = os.environ.get("PRIZM_LOG_LEVEL")
+    unknown_level = False
     if level_name:
         level = logging.getLevelName(level_name.upper())
         if not isinstance(level, int):
             level = logging.WARNING
+            unknown_level = True
     else:
         level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     if json_format is None:
@@ -266,3 +268,9 @@ def configure_logging(
         logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate = False
+    if unknown_level:
+        logging.getLogger(__name__).warning(
+            "PRIZM_LOG_LEVEL=%r is not a log level (use DEBUG, INFO, WARNING or "
+            "ERROR); logging at WARNING",
+            level_name,
+        )
