@@ -22,7 +22,7 @@ from prizm.references import parse_reference
 from prizm.resolver import Resolver
 from prizm.secrets import ResolvedValue
 from prizm.store import open_store
-from tests.support.canaries import Canaries
+from tests.support.canaries import Canaries, LeakFound
 from tests.support.openbao import Bao
 from tests.support.tlsfiles import write_tls_files
 from tests.support.tokenreview import TokenReviewServer, service_account_jwt
@@ -88,6 +88,15 @@ class TestAppRole:
             value_of(f"vault://hashicorp/secret/{bao.path('db')}#password") == password
         )
         assert provider().tokens.logins == 1
+
+    def test_login_token_is_a_canary(self, bao: Bao, canaries: Canaries) -> None:
+        add_approle(bao, *bao.approle())
+
+        token = provider().tokens.token()
+
+        # The leak scan after every test looks for tokens from logins too.
+        with pytest.raises(LeakFound):
+            canaries.scan(f"text with {token} in it", "a test string")
 
     def test_one_login_for_many_reads(self, bao: Bao, proxy: FaultProxy) -> None:
         bao.put("db", {"k": "v"})
