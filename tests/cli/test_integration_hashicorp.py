@@ -378,6 +378,18 @@ class TestTestConnection:
         assert "--token-stdin" in steps[2]["fix"]
         assert [step["status"] for step in steps[3:]] == ["skipped", "skipped"]
 
+    def test_unknown_namespace_fails_login(self, bao: Bao) -> None:
+        bao.add_token(extra=["--namespace", "nosuch"])
+
+        result = run_cli(["integration", "test", "hashicorp", "--json"])
+
+        login = json.loads(result.out)["steps"][1]
+        assert result.status == 1
+        assert login["status"] == "failed"
+        assert login["detail"].startswith("The namespace 'nosuch' was not found")
+        assert "the request" not in login["detail"]
+        assert "prizm integration show hashicorp" in login["fix"]
+
     def test_wrong_address_has_fix(self, bao: Bao) -> None:
         from devtools.servers import free_port
 

@@ -321,6 +321,9 @@ class TestKubernetes:
         assert error.code == "login_failed"
         assert str(missing) in error.text
         assert "kubernetes" in error.text
+        assert "could not be read (No such file or directory)" in error.text
+        # The file is read before any request, so no message comes from Vault.
+        assert "Vault:" not in error.text
 
     def test_login_through_token_review(
         self, bao: Bao, tmp_path: Path, canaries: Canaries

@@ -8,6 +8,7 @@ exception class to the mapper.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 from collections.abc import Iterator
@@ -323,6 +324,33 @@ class TestErrorMapping:
 
         assert error.code == "login_failed"
         assert "approle at auth/approle in namespace root" in error.text
+
+    def test_namespace_not_found_without_path(self) -> None:
+        context = dataclasses.replace(CONTEXT, operation="login", path=None)
+        exc = hvac.exceptions.InvalidPath(errors=["namespace not found"])
+
+        error = map_vault_error(exc, context)
+
+        assert error.message.startswith("The namespace 'team' was not found in Vault")
+        assert "the request" not in error.text
+
+    def test_access_denied_without_path(self) -> None:
+        context = dataclasses.replace(CONTEXT, operation="mount listing", path=None)
+
+        error = map_vault_error(hvac.exceptions.Forbidden(errors=["denied"]), context)
+
+        assert error.code == "access_denied"
+        assert "may not perform mount listing in Vault" in error.text
+        assert "the request" not in error.text
+
+    def test_local_login_failure_not_from_vault(self) -> None:
+        exc = LoginFailure("the service-account JWT file /none could not be read")
+
+        error = map_vault_error(exc, CONTEXT)
+
+        assert error.code == "login_failed"
+        assert "/none could not be read" in error.text
+        assert "Vault:" not in error.text
 
     def test_login_transport_failure_keeps_its_code(self) -> None:
         exc = LoginFailure(requests.exceptions.ConnectionError("refused"))
