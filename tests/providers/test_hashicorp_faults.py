@@ -18,6 +18,7 @@ import hvac.exceptions
 import pytest
 import requests.exceptions
 
+from devtools.proxy import FaultProxy
 from devtools.servers import free_port
 from prizm.errors import PrizmError
 from prizm.integrations import IntegrationService
@@ -98,7 +99,8 @@ class TestServerFaults:
 
     def test_rate_limit_quota_is_throttled(self, bao: Bao) -> None:
         bao.put("db", {"k": "v"})
-        bao.add_token()
+        proxy = FaultProxy(bao.address).start()
+        bao.add_token(address=proxy.url)
         reference = f"vault://hashicorp/secret/{bao.path('db')}#k"
         quota = f"/v1/sys/quotas/rate-limit/{bao.prefix}"
         bao.root().adapter.post(
@@ -114,11 +116,14 @@ class TestServerFaults:
             error = error_of(reference)
         finally:
             bao.root().adapter.delete(quota)
+            proxy.stop()
 
         assert first == "v"
         assert error.code == "throttled"
         assert "after 3 attempts" in error.text
         assert "429" in error.text
+        # One read within the quota, then three attempts that Vault throttled.
+        assert proxy.counts()[f"/v1/secret/data/{bao.path('db')}"] == 4
 
     def test_nothing_listening(self, bao: Bao) -> None:
         address = f"http://127.0.0.1:{free_port()}"
