@@ -125,6 +125,7 @@ class AzureProvider:
             version=version or (request.selected("version") if request else None),
             read_timeout=self.settings.read_timeout,
             max_retries=self.settings.max_retries,
+            max_retry_wait=self.settings.max_retry_wait,
         )
 
     def plan_fetch(
