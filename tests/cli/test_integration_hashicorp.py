@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -332,6 +333,62 @@ class TestTestConnection:
         step = json.loads(result.out)["steps"][-1]
         assert step["code"] == "access_denied"
         assert f'path "secret/data/{bao.path("db")}"' in step["fix"]
+
+    def test_token_without_default_policy_warns(self, bao: Bao) -> None:
+        bao.put("db", {"k": "v"})
+        bao.add_token(bao.token(no_default_policy=True))
+
+        result = run_cli(
+            [
+                "integration",
+                "test",
+                "hashicorp",
+                "--secret",
+                f"secret/{bao.path('db')}",
+                "--json",
+            ]
+        )
+
+        steps = {step["name"]: step for step in json.loads(result.out)["steps"]}
+        assert result.status == 0, result.out
+        assert steps["Token"]["status"] == "warning"
+        assert "default policy" in steps["Token"]["fix"]
+        assert steps["Mounts"]["status"] == "ok"
+        assert steps[f"Secret secret/{bao.path('db')}"]["status"] == "ok"
+
+    def test_expired_token_skips_later_steps(self, bao: Bao) -> None:
+        bao.add_token(bao.token(ttl="1s", renewable=False))
+        time.sleep(1.5)
+
+        result = run_cli(
+            [
+                "integration",
+                "test",
+                "hashicorp",
+                "--secret",
+                f"secret/{bao.path('db')}",
+                "--json",
+            ]
+        )
+
+        steps = json.loads(result.out)["steps"]
+        assert result.status == 1
+        assert steps[2]["name"] == "Token"
+        assert steps[2]["code"] == "token_expired"
+        assert "--token-stdin" in steps[2]["fix"]
+        assert [step["status"] for step in steps[3:]] == ["skipped", "skipped"]
+
+    def test_unknown_namespace_fails_login(self, bao: Bao) -> None:
+        bao.add_token(extra=["--namespace", "nosuch"])
+
+        result = run_cli(["integration", "test", "hashicorp", "--json"])
+
+        login = json.loads(result.out)["steps"][1]
+        assert result.status == 1
+        assert login["status"] == "failed"
+        assert login["detail"].startswith("The namespace 'nosuch' was not found")
+        assert "the request" not in login["detail"]
+        assert "prizm integration show hashicorp" in login["fix"]
 
     def test_wrong_address_has_fix(self, bao: Bao) -> None:
         from devtools.servers import free_port

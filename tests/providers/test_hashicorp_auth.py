@@ -22,7 +22,7 @@ from prizm.references import parse_reference
 from prizm.resolver import Resolver
 from prizm.secrets import ResolvedValue
 from prizm.store import open_store
-from tests.support.canaries import Canaries
+from tests.support.canaries import Canaries, LeakFound
 from tests.support.openbao import Bao
 from tests.support.tlsfiles import write_tls_files
 from tests.support.tokenreview import TokenReviewServer, service_account_jwt
@@ -89,6 +89,15 @@ class TestAppRole:
         )
         assert provider().tokens.logins == 1
 
+    def test_login_token_is_a_canary(self, bao: Bao, canaries: Canaries) -> None:
+        add_approle(bao, *bao.approle())
+
+        token = provider().tokens.token()
+
+        # The leak scan after every test looks for tokens from logins too.
+        with pytest.raises(LeakFound):
+            canaries.scan(f"text with {token} in it", "a test string")
+
     def test_one_login_for_many_reads(self, bao: Bao, proxy: FaultProxy) -> None:
         bao.put("db", {"k": "v"})
         add_approle(bao, *bao.approle(), address=proxy.url)
@@ -141,6 +150,22 @@ class TestAppRole:
         assert reads >= 10
         assert counts[RENEW] >= 1
         assert counts[LOGIN] >= 2
+
+    def test_idle_past_ttl_logs_in_again(self, bao: Bao, proxy: FaultProxy) -> None:
+        bao.put("db", {"k": "v"})
+        add_approle(bao, *bao.approle(token_ttl="1s"), address=proxy.url)
+        reference = f"vault://hashicorp/secret/{bao.path('db')}#k"
+        assert value_of(reference) == "v"
+
+        # Nothing refreshes the token in the background while the process idles.
+        time.sleep(1.5)
+
+        assert value_of(reference) == "v"
+        counts = proxy.counts()
+        assert counts[LOGIN] == 2
+        # The expired token is replaced before use, so it is neither renewed nor sent.
+        assert counts[RENEW] == 0
+        assert counts[f"/v1/secret/data/{bao.path('db')}"] == 2
 
     def test_revoked_token_logs_in_again(self, bao: Bao) -> None:
         bao.put("db", {"k": "v"})
@@ -312,20 +337,23 @@ class TestKubernetes:
         assert error.code == "login_failed"
         assert str(missing) in error.text
         assert "kubernetes" in error.text
+        assert "could not be read (No such file or directory)" in error.text
+        # The file is read before any request, so no message comes from Vault.
+        assert "Vault:" not in error.text
 
-    def test_login_through_token_review(
-        self, bao: Bao, tmp_path: Path, canaries: Canaries
-    ) -> None:
-        password = canaries.make("k8s")
-        bao.put("db", {"password": password})
-        jwt_file = tmp_path / "token"
+    @pytest.fixture
+    def review(self, bao: Bao, tmp_path: Path) -> Iterator[TokenReviewServer]:
+        """A TokenReview stand-in, and a Kubernetes auth mount and role that use it.
+
+        The mount is ``k8s-<prefix>`` and the role ``prizm``, bound to the service
+        account default/prizm.
+        """
         mount = f"k8s-{bao.prefix}"
         root = bao.root()
-        with TokenReviewServer("default", "prizm") as review:
-            jwt_file.write_text(service_account_jwt("default", "prizm", review.uid))
+        with TokenReviewServer("default", "prizm") as running:
             root.sys.enable_auth_method("kubernetes", path=mount)
             root.auth.kubernetes.configure(
-                kubernetes_host=review.url,
+                kubernetes_host=running.url,
                 # Required by the auth method, unused over http.
                 kubernetes_ca_cert=Path(write_tls_files(tmp_path).ca).read_text(),
                 disable_local_ca_jwt=True,
@@ -338,20 +366,68 @@ class TestKubernetes:
                 policies=["reader"],
                 mount_point=mount,
             )
-            result = bao.add(
-                auth="kubernetes",
-                extra=[
-                    "--kubernetes-role",
-                    "prizm",
-                    "--jwt-file",
-                    str(jwt_file),
-                    "--auth-mount",
-                    mount,
-                ],
-            )
-            assert result.status == 0, result.err
+            yield running
 
-            value = value_of(f"vault://hashicorp/secret/{bao.path('db')}#password")
+    def add_kubernetes(
+        self, bao: Bao, jwt_file: Path, address: str | None = None
+    ) -> None:
+        result = bao.add(
+            auth="kubernetes",
+            address=address,
+            extra=[
+                "--kubernetes-role",
+                "prizm",
+                "--jwt-file",
+                str(jwt_file),
+                "--auth-mount",
+                f"k8s-{bao.prefix}",
+            ],
+        )
+        assert result.status == 0, result.err
+
+    def test_login_through_token_review(
+        self,
+        bao: Bao,
+        tmp_path: Path,
+        canaries: Canaries,
+        review: TokenReviewServer,
+    ) -> None:
+        password = canaries.make("k8s")
+        bao.put("db", {"password": password})
+        jwt_file = tmp_path / "token"
+        jwt_file.write_text(service_account_jwt("default", "prizm", review.uid))
+        self.add_kubernetes(bao, jwt_file)
+
+        value = value_of(f"vault://hashicorp/secret/{bao.path('db')}#password")
 
         assert value == password
         assert review.reviews >= 1
+
+    def test_rotated_jwt_read_at_next_login(
+        self,
+        bao: Bao,
+        tmp_path: Path,
+        canaries: Canaries,
+        review: TokenReviewServer,
+        proxy: FaultProxy,
+    ) -> None:
+        bao.put("db", {"k": "v"})
+        first = service_account_jwt("default", "prizm", review.uid)
+        second = service_account_jwt("default", "prizm", review.uid)
+        canaries.watch(first)
+        canaries.watch(second)
+        jwt_file = tmp_path / "token"
+        jwt_file.write_text(first)
+        self.add_kubernetes(bao, jwt_file, address=proxy.url)
+        reference = f"vault://hashicorp/secret/{bao.path('db')}#k"
+        assert value_of(reference) == "v"
+
+        # The kubelet replaces a projected token before it expires.
+        jwt_file.write_text(second)
+        bao.root().auth.token.revoke(provider().tokens.token())
+
+        assert value_of(reference) == "v"
+        logins = proxy.bodies(f"/v1/auth/k8s-{bao.prefix}/login")
+        assert len(logins) == 2
+        assert first in logins[0]
+        assert second in logins[1]

@@ -8,6 +8,7 @@ exception class to the mapper.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import hvac.exceptions
 import pytest
 import requests.exceptions
 
+from devtools.proxy import FaultProxy
 from devtools.servers import free_port
 from prizm.errors import PrizmError
 from prizm.integrations import IntegrationService
@@ -97,7 +99,8 @@ class TestServerFaults:
 
     def test_rate_limit_quota_is_throttled(self, bao: Bao) -> None:
         bao.put("db", {"k": "v"})
-        bao.add_token()
+        proxy = FaultProxy(bao.address).start()
+        bao.add_token(address=proxy.url)
         reference = f"vault://hashicorp/secret/{bao.path('db')}#k"
         quota = f"/v1/sys/quotas/rate-limit/{bao.prefix}"
         bao.root().adapter.post(
@@ -113,11 +116,14 @@ class TestServerFaults:
             error = error_of(reference)
         finally:
             bao.root().adapter.delete(quota)
+            proxy.stop()
 
         assert first == "v"
         assert error.code == "throttled"
         assert "after 3 attempts" in error.text
         assert "429" in error.text
+        # One read within the quota, then three attempts that Vault throttled.
+        assert proxy.counts()[f"/v1/secret/data/{bao.path('db')}"] == 4
 
     def test_nothing_listening(self, bao: Bao) -> None:
         address = f"http://127.0.0.1:{free_port()}"
@@ -323,6 +329,33 @@ class TestErrorMapping:
 
         assert error.code == "login_failed"
         assert "approle at auth/approle in namespace root" in error.text
+
+    def test_namespace_not_found_without_path(self) -> None:
+        context = dataclasses.replace(CONTEXT, operation="login", path=None)
+        exc = hvac.exceptions.InvalidPath(errors=["namespace not found"])
+
+        error = map_vault_error(exc, context)
+
+        assert error.message.startswith("The namespace 'team' was not found in Vault")
+        assert "the request" not in error.text
+
+    def test_access_denied_without_path(self) -> None:
+        context = dataclasses.replace(CONTEXT, operation="mount listing", path=None)
+
+        error = map_vault_error(hvac.exceptions.Forbidden(errors=["denied"]), context)
+
+        assert error.code == "access_denied"
+        assert "may not perform mount listing in Vault" in error.text
+        assert "the request" not in error.text
+
+    def test_local_login_failure_not_from_vault(self) -> None:
+        exc = LoginFailure("the service-account JWT file /none could not be read")
+
+        error = map_vault_error(exc, CONTEXT)
+
+        assert error.code == "login_failed"
+        assert "/none could not be read" in error.text
+        assert "Vault:" not in error.text
 
     def test_login_transport_failure_keeps_its_code(self) -> None:
         exc = LoginFailure(requests.exceptions.ConnectionError("refused"))

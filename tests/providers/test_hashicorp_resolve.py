@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from devtools.proxy import Fault, FaultProxy
 from prizm.errors import PrizmError
 from prizm.integrations import IntegrationService
 from prizm.resolver import Resolver
@@ -35,6 +36,15 @@ def error_of(reference: str) -> PrizmError:
     outcome = resolve({"field": reference})["field"]
     assert isinstance(outcome, PrizmError), "expected an error"
     return outcome
+
+
+MOUNTS = "/v1/sys/internal/ui/mounts"
+FORBIDDEN_LISTING = Fault(
+    status=403,
+    body='{"errors": ["permission denied"]}',
+    headers={"Content-Type": "application/json"},
+    operation=MOUNTS,
+)
 
 
 @pytest.fixture
@@ -275,6 +285,45 @@ class TestMountCache:
 
         assert resolution.ok
         assert resolution.calls == 1
+
+    def test_new_mount_found_by_path_lookup(self, bao: Bao) -> None:
+        with FaultProxy(bao.address) as proxy:
+            bao.add_token(bao.server.root_token, address=proxy.url)
+            bao.put("db", {"k": "old"})
+            assert value_of(f"vault://hashicorp/secret/{bao.path('db')}#k") == "old"
+            mount = f"{bao.prefix}-kv"
+            bao.root().sys.enable_secrets_engine(
+                "kv", path=mount, options={"version": "2"}
+            )
+            try:
+                bao.put("db", {"k": "new"}, mount=mount)
+
+                # The cached listing predates the mount, so its path is looked up.
+                value = value_of(f"vault://hashicorp/{mount}/{bao.path('db')}#k")
+            finally:
+                bao.root().sys.disable_secrets_engine(mount)
+
+        counts = proxy.counts()
+        assert value == "new"
+        assert counts[MOUNTS] == 1
+        assert counts[f"{MOUNTS}/{mount}/{bao.path('db')}"] == 1
+
+    def test_forbidden_listing_falls_back(self, bao: Bao) -> None:
+        bao.put("db", {"k": "v"})
+        reference = f"vault://hashicorp/secret/{bao.path('db')}#k"
+        with FaultProxy(bao.address) as proxy:
+            proxy.add(FORBIDDEN_LISTING)
+            bao.add_token(address=proxy.url)
+
+            first = value_of(reference)
+            second = value_of(reference)
+
+        counts = proxy.counts()
+        assert first == "v"
+        assert second == "v"
+        # The empty listing is cached, and so is the mount that the lookup found.
+        assert counts[MOUNTS] == 1
+        assert counts[f"{MOUNTS}/secret/{bao.path('db')}"] == 1
 
 
 class TestNamespaces:

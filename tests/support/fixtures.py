@@ -54,10 +54,20 @@ def prizm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     forget_all_providers()
     reset_stores()
     state.json = False
+    reset_prizm_logging()
+
+
+def reset_prizm_logging() -> None:
+    """Undo ``configure_logging``, so Prizm's records reach caplog and the leak scan.
+
+    The CLI sends them to the standard error of its call, which ``run_cli`` scans
+    once when the call returns, and drops records below WARNING.
+    """
     prizm_logger = logging.getLogger("prizm")
     for handler in list(prizm_logger.handlers):
         prizm_logger.removeHandler(handler)
     prizm_logger.propagate = True
+    prizm_logger.setLevel(logging.NOTSET)
 
 
 @pytest.fixture
@@ -182,6 +192,7 @@ def run_cli(
     finally:
         sys.stdin, sys.stdout, sys.stderr = old
         state.json = False
+        reset_prizm_logging()
     result = CliResult(status, out.getvalue(), err.getvalue())
     if not reveals:
         canaries.scan(result.out, f"standard output of prizm {' '.join(args[:3])}")

@@ -32,6 +32,7 @@ import hvac
 import pytest
 
 from devtools.servers import free_port, wait_for_port
+from prizm.providers.hashicorp.connection import VaultConnection
 from tests.support.canaries import CANARIES
 from tests.support.fixtures import CliResult, run_cli
 from tests.support.tlsfiles import TlsFiles, write_tls_files
@@ -363,7 +364,23 @@ class Bao:
         return str(name or "hashicorp")
 
 
+def watch_client_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every token that Prizm sends to Vault a canary, for the leak scan.
+
+    Tokens from a login are random, so only this hook learns them. It covers this
+    process only, not a ``prizm`` child process.
+    """
+    set_token = VaultConnection.set_token
+
+    def watched(connection: VaultConnection, token: str) -> None:
+        CANARIES.watch(token)
+        set_token(connection, token)
+
+    monkeypatch.setattr(VaultConnection, "set_token", watched)
+
+
 @pytest.fixture
-def bao(openbao: OpenBaoServer) -> Bao:
+def bao(openbao: OpenBaoServer, monkeypatch: pytest.MonkeyPatch) -> Bao:
     """The shared OpenBao server with a fresh path prefix for this test."""
+    watch_client_tokens(monkeypatch)
     return Bao(server=openbao, prefix=f"t{uuid.uuid4().hex[:10]}")

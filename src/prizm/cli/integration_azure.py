@@ -118,6 +118,16 @@ MaxRetriesOption = Annotated[
     ),
 ]
 
+MaxRetryWaitOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-retry-wait",
+        help="Maximum Retry-After, in seconds, that a throttled call waits before a "
+        "retry. A call whose Retry-After is longer fails as throttled at once. "
+        "Default 30.",
+    ),
+]
+
 
 def _existing_file(path: Path | None, option: str) -> str | None:
     """Return ``path`` as an absolute path, "" to clear, or None when not given."""
@@ -149,6 +159,7 @@ def _azure_values(
     connect_timeout: float | None,
     read_timeout: float | None,
     max_retries: int | None,
+    max_retry_wait: float | None,
 ) -> dict[str, Any]:
     if auth is not None and auth not in AUTH_METHODS:
         raise UsageError(
@@ -185,6 +196,7 @@ def _azure_values(
         "connect_timeout": connect_timeout,
         "read_timeout": read_timeout,
         "max_retries": max_retries,
+        "max_retry_wait": max_retry_wait,
     }
 
 
@@ -207,6 +219,7 @@ def add_azure(
     connect_timeout: ConnectTimeoutOption = None,
     read_timeout: ReadTimeoutOption = None,
     max_retries: MaxRetriesOption = None,
+    max_retry_wait: MaxRetryWaitOption = None,
     allowed_secrets: AllowedSecretsOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -238,6 +251,7 @@ def add_azure(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_retries=max_retries,
+        max_retry_wait=max_retry_wait,
     )
     values = {key: value for key, value in values.items() if value not in (None, "")}
     service = integration_service()
@@ -304,6 +318,7 @@ def update_azure(
     connect_timeout: ConnectTimeoutOption = None,
     read_timeout: ReadTimeoutOption = None,
     max_retries: MaxRetriesOption = None,
+    max_retry_wait: MaxRetryWaitOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Change an Azure Key Vault integration. Options not given are kept; "" clears
@@ -330,6 +345,7 @@ def update_azure(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_retries=max_retries,
+        max_retry_wait=max_retry_wait,
     )
 
     clear: list[str] = list(NOT_TAKEN[auth]) if auth is not None else []

@@ -126,7 +126,8 @@ class TestSteps:
         report = run_test(secrets=("prizm/db",))
 
         assert report.steps[2].code == "invalid_reference"
-        assert "prizm-db" in report.steps[2].detail
+        assert "letters, digits and dashes" in report.steps[2].detail
+        assert "'prizm-db'" in (report.steps[2].fix or "")
 
 
 class TestIdentities:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -20,6 +21,22 @@ def assert_names_where(error: PrizmError, azure: AzureFixture, reference: str) -
     assert "integration 'azure'" in error.text
     assert azure.fake.vault_url in error.text
     assert error.hint
+
+
+def error_in_thread(reference: str) -> PrizmError:
+    """Resolve ``reference`` in a thread, and fail if it is still waiting after 60 s.
+
+    A regression would sleep for a whole hour-long Retry-After, so the test fails
+    instead of stalling the suite. The test itself asserts request counts.
+    """
+    outcome: list[PrizmError] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(error_of(reference)), daemon=True
+    )
+    thread.start()
+    thread.join(timeout=60)
+    assert outcome, "the resolution was still waiting for a Retry-After"
+    return outcome[0]
 
 
 class TestSecretStates:
@@ -185,6 +202,31 @@ class TestAccess:
         assert "retry after 1 s" in error.text
         assert azure.fake.vault.counts()["throttled"] == 2
         assert time.monotonic() - started >= 1.0
+
+    def test_long_retry_after_not_retried(self, azure: AzureFixture) -> None:
+        azure.fake.vault.set_secret("busy", "v")
+        azure.fake.vault.throttle_times = 5
+        azure.fake.vault.retry_after = str(HOUR)
+        azure.add_integration()
+
+        error = error_in_thread("vault://azure/busy")
+
+        assert error.code == "throttled"
+        assert f"retry after {HOUR} s" in error.text
+        assert "maximum wait of 30 s" in error.text
+        assert "--max-retry-wait" in error.text
+        assert azure.fake.vault.counts()["throttled"] == 1
+
+    def test_max_retry_wait_setting(self, azure: AzureFixture) -> None:
+        azure.fake.vault.set_secret("busy", "v")
+        azure.fake.vault.throttle_times = 5
+        azure.add_integration(max_retry_wait="0.5")
+
+        error = error_in_thread("vault://azure/busy")
+
+        assert error.code == "throttled"
+        assert "maximum wait of 0.5 s" in error.text
+        assert azure.fake.vault.counts()["throttled"] == 1
 
     def test_throttled_once_then_served(self, azure: AzureFixture) -> None:
         azure.fake.vault.set_secret("busy", "v")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from prizm.errors import PrizmError
+import pytest
+
+from prizm.connector_service import ConnectorService
+from prizm.errors import InvalidReference, PrizmError
 from prizm.integrations import IntegrationService
 from prizm.providers.base import SecretRequest
 from prizm.references import parse_reference
@@ -18,6 +21,15 @@ from tests.providers.azure.support import (
 )
 from tests.support.canaries import Canaries
 from tests.support.fixtures import run_cli
+
+PG_FIELDS = {"host": "db.example.com", "database": "app", "username": "app"}
+
+
+def connector_add_args(name: str, fields: dict[str, str]) -> list[str]:
+    args = ["connector", "add", "postgres", name]
+    for key, value in fields.items():
+        args += ["--field", f"{key}={value}"]
+    return args
 
 
 class TestValues:
@@ -217,6 +229,43 @@ class TestReferences:
 
         assert isinstance(parsed["password"], PrizmError)
         assert "'prizm-snowflake'" in parsed["password"].text
+
+    def test_secret_field_keeps_dashed_suggestion(self, azure: AzureFixture) -> None:
+        azure.add_integration()
+        fields = dict(PG_FIELDS, password="vault://azure/prizm/snowflake#password")
+
+        with pytest.raises(InvalidReference) as caught:
+            ConnectorService(open_store()).add("postgres", "pg1", fields)
+
+        assert "is secret" in caught.value.message
+        assert "'prizm-snowflake'" in caught.value.hint
+        assert "vault://azure/prizm-snowflake#password" in caught.value.hint
+
+    def test_cli_secret_field_keeps_dashed_suggestion(
+        self, azure: AzureFixture
+    ) -> None:
+        azure.add_integration()
+        fields = dict(PG_FIELDS, password="vault://azure/prizm/snowflake#password")
+
+        result = run_cli(connector_add_args("pg1", fields))
+
+        assert result.status == 1
+        assert "error[invalid_reference]" in result.err
+        assert "write vault://azure/prizm-snowflake#password" in result.err
+
+    def test_literal_in_secret_field_not_echoed(
+        self, azure: AzureFixture, canaries: Canaries
+    ) -> None:
+        azure.add_integration()
+        # It starts with "vault:" but is not a reference, so it may be a password.
+        literal = "vault:/azure/" + canaries.make_plain("pass_word")
+        fields = dict(PG_FIELDS, password=literal)
+
+        result = run_cli(connector_add_args("pg1", fields))
+
+        assert result.status == 1
+        assert "error[invalid_reference]" in result.err
+        assert "pass-word" not in result.err
 
     def test_aws_options_rejected(self, azure: AzureFixture) -> None:
         azure.add_integration()

@@ -1,11 +1,15 @@
-"""The settings model: the vault URL rule, authentication fields and authority."""
+"""The settings model: the vault URL rule, authentication fields, authority, retries."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from prizm.providers.azure.credentials import authority_options
+from prizm.providers.azure.credentials import (
+    authority_options,
+    http_options,
+    retry_budget,
+)
 from prizm.providers.azure.settings import AzureSettings
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -185,3 +189,21 @@ class TestAuthority:
 
     def test_public_cloud_uses_sdk_default(self) -> None:
         assert authority_options(settings()) == {}
+
+
+class TestRetries:
+    def test_retry_budget_of_defaults(self) -> None:
+        # Four attempts of 5 + 10 s, and three waits of 30 s.
+        assert retry_budget(settings()) == 150
+
+    def test_options_cap_backoff_and_total(self) -> None:
+        model = settings(max_retry_wait=5)
+
+        options = http_options(model)
+
+        assert options["retry_backoff_max"] == 5
+        assert options["timeout"] == retry_budget(model)
+
+    def test_negative_wait_rejected(self) -> None:
+        with pytest.raises(ValidationError):
+            settings(max_retry_wait=-1)

@@ -15,12 +15,17 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline import Pipeline
-from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
+from azure.core.pipeline.policies import UserAgentPolicy
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.keyvault.secrets import SecretClient
 
-from prizm.providers.azure.credentials import USER_AGENT, build_credential, http_options
+from prizm.providers.azure.credentials import (
+    USER_AGENT,
+    build_credential,
+    http_options,
+    retry_policy,
+)
 from prizm.providers.azure.settings import AzureSettings
 
 __all__ = ["AzureClients", "Challenge"]
@@ -97,6 +102,7 @@ class AzureClients:
                     self.settings.vault_url,
                     credential,
                     verify_challenge_resource=not self.settings.is_loopback(),
+                    retry_policy=retry_policy(self.settings),
                     **http_options(self.settings),
                 )
             return self._secrets
@@ -111,7 +117,7 @@ class AzureClients:
         transport = RequestsTransport(**options)
         policies = [
             UserAgentPolicy(base_user_agent=USER_AGENT),
-            RetryPolicy(retry_total=self.settings.max_retries),
+            retry_policy(self.settings),
         ]
         request = HttpRequest(
             "GET",

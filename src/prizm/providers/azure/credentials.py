@@ -15,10 +15,13 @@ Each authentication method maps to one azure-identity credential class:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
+from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline.policies import RetryPolicy
 from azure.identity import (
     AzureAuthorityHosts,
     CertificateCredential,
@@ -30,7 +33,16 @@ from azure.identity import (
 from prizm import redaction
 from prizm.providers.azure.settings import AzureSettings
 
-__all__ = ["USER_AGENT", "authority_options", "build_credential", "http_options"]
+__all__ = [
+    "USER_AGENT",
+    "BoundedRetryPolicy",
+    "authority_options",
+    "build_credential",
+    "http_options",
+    "retry_policy",
+]
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "prizm/0.1"
 
@@ -59,17 +71,70 @@ ALWAYS_EXCLUDED = (
 )
 
 
+class BoundedRetryPolicy(RetryPolicy):  # type: ignore[type-arg]
+    """azure-core's ``RetryPolicy`` that gives up when ``Retry-After`` is too long.
+
+    azure-core 1.41 sleeps for the whole ``Retry-After`` however long it is, so a
+    response whose ``Retry-After`` exceeds ``max_retry_wait`` seconds is returned as
+    it is, and the caller reports it as throttled.
+    """
+
+    def __init__(self, *, max_retry_wait: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_retry_wait = max_retry_wait
+
+    def is_retry(
+        self, settings: dict[str, Any], response: PipelineResponse[Any, Any]
+    ) -> bool:
+        if not super().is_retry(settings, response):
+            return False
+        wait = self.get_retry_after(response)
+        if wait is not None and wait > self.max_retry_wait:
+            log.info(
+                "azure call not retried status=%s url=%s retry_after=%.0f "
+                "max_retry_wait=%.0f",
+                response.http_response.status_code,
+                response.http_request.url,
+                wait,
+                self.max_retry_wait,
+            )
+            return False
+        return True
+
+
+def retry_policy(settings: AzureSettings) -> BoundedRetryPolicy:
+    """Return the retry policy of the Key Vault client, as ``http_options`` sets."""
+    return BoundedRetryPolicy(
+        max_retry_wait=settings.max_retry_wait,
+        retry_total=settings.max_retries,
+        retry_backoff_max=settings.max_retry_wait,
+        timeout=retry_budget(settings),
+    )
+
+
+def retry_budget(settings: AzureSettings) -> float:
+    """Return the seconds one call may take with all its retries and waits."""
+    attempts = settings.max_retries + 1
+    per_attempt = settings.connect_timeout + settings.read_timeout
+    return attempts * per_attempt + settings.max_retries * settings.max_retry_wait
+
+
 def http_options(settings: AzureSettings) -> dict[str, Any]:
     """Return the azure-core options for timeouts, retries and TLS verification.
 
     They apply to the Key Vault client and to the credential's token requests.
-    ``retry_total`` counts retries after the first attempt; azure-core waits for
-    ``Retry-After`` when a response has it, else backs off exponentially.
+    ``retry_total`` counts retries after the first attempt. azure-core waits for
+    ``Retry-After`` when a response has it, else backs off exponentially up to
+    ``retry_backoff_max``. Once ``timeout`` seconds have passed, it stops retrying.
     """
     options: dict[str, Any] = {
         "connection_timeout": settings.connect_timeout,
         "read_timeout": settings.read_timeout,
         "retry_total": settings.max_retries,
+        "retry_backoff_max": settings.max_retry_wait,
+        # NOTE: the credentials take no retry policy object, so a token request
+        # still waits one whole Retry-After before this limit ends its retries.
+        "timeout": retry_budget(settings),
         "user_agent": USER_AGENT,
     }
     if settings.ca_bundle:

@@ -73,6 +73,7 @@ class AzureErrorContext:
     version: str | None = None
     read_timeout: float | None = None
     max_retries: int | None = None
+    max_retry_wait: float | None = None
 
     def where(self) -> str:
         return f"in Azure Key Vault {self.vault_url} (integration '{self.integration}')"
@@ -135,6 +136,45 @@ class KeyVaultError:
 
     def codes(self) -> str:
         return "/".join(code for code in (self.code, self.inner_code) if code)
+
+
+def _throttled(
+    error: KeyVaultError, context: AzureErrorContext, target: str
+) -> Throttled:
+    hint = (
+        "Retry later or start fewer runs at once; Key Vault limits requests per "
+        "vault and per identity."
+    )
+    wait = _seconds(error.retry_after)
+    limit = context.max_retry_wait
+    if wait is not None and limit is not None and wait > limit:
+        # BoundedRetryPolicy returned the first such response without a retry.
+        return Throttled(
+            f"Azure Key Vault throttled {context.operation} for {target} and asked "
+            f"to retry after {wait:g} s, which is longer than the maximum wait of "
+            f"{limit:g} s, so it was not retried {context.where()}.",
+            hint=f"{hint} To wait longer, run: prizm integration update azure "
+            f"{context.integration} --max-retry-wait SECONDS.",
+            **context.fields(),
+        )
+    retries = f" after {context.max_retries} retries" if context.max_retries else ""
+    requested = (
+        f"; it asked to retry after {error.retry_after} s" if error.retry_after else ""
+    )
+    return Throttled(
+        f"Azure Key Vault throttled {context.operation} for {target}{retries}"
+        f"{requested} {context.where()}.",
+        hint=hint,
+        **context.fields(),
+    )
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """Return a ``Retry-After`` in seconds, or None if it is missing or a date."""
+    try:
+        return float(retry_after) if retry_after else None
+    except ValueError:
+        return None
 
 
 def _first_line(text: str) -> str:
@@ -316,19 +356,7 @@ def map_response_error(error: KeyVaultError, context: AzureErrorContext) -> Priz
             **context.fields(),
         )
     if error.status == 429:
-        wait = (
-            f"; it asked to retry after {error.retry_after} s"
-            if error.retry_after
-            else ""
-        )
-        retries = f" after {context.max_retries} retries" if context.max_retries else ""
-        return Throttled(
-            f"Azure Key Vault throttled {context.operation} for {target}{retries}"
-            f"{wait} {context.where()}.",
-            hint="Retry later or start fewer runs at once; Key Vault limits requests "
-            "per vault and per identity.",
-            **context.fields(),
-        )
+        return _throttled(error, context, target)
     if error.status == 400:
         return InvalidReference(
             f"Key Vault rejected {context.operation} for {target} as invalid{detail} "

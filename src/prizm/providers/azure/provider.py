@@ -79,7 +79,9 @@ class AzureProvider:
         """
         name = reference.name
         if not SECRET_NAME.fullmatch(name):
-            raise self._invalid(reference, _name_problem(name))
+            raise self._invalid(
+                reference, _name_problem(name), hint=_dashed_hint(reference)
+            )
         for option, _ in reference.options:
             if option != "version":
                 raise self._invalid(
@@ -97,10 +99,13 @@ class AzureProvider:
             )
         return SecretRequest(name.lower(), (("version", version.lower()),))
 
-    def _invalid(self, reference: Reference, problem: str) -> InvalidReference:
+    def _invalid(
+        self, reference: Reference, problem: str, hint: str | None = None
+    ) -> InvalidReference:
         return InvalidReference(
             f"Invalid reference {reference}: {problem}.",
-            hint=f"Write it as vault://{self.name}/<secret-name>[{OPTIONS_FORM}]"
+            hint=hint
+            or f"Write it as vault://{self.name}/<secret-name>[{OPTIONS_FORM}]"
             "[#<key>].",
             reference=str(reference),
             integration=self.name,
@@ -120,6 +125,7 @@ class AzureProvider:
             version=version or (request.selected("version") if request else None),
             read_timeout=self.settings.read_timeout,
             max_retries=self.settings.max_retries,
+            max_retry_wait=self.settings.max_retry_wait,
         )
 
     def plan_fetch(
@@ -289,17 +295,37 @@ class AzureProvider:
 
 
 def _name_problem(name: str) -> str:
-    """Describe why ``name`` is no Key Vault secret name, with the dashed form."""
+    """Describe why ``name`` is not a valid Key Vault secret name."""
     rule = (
         "Key Vault secret names contain only letters, digits and dashes (1 to 127 "
         "characters)"
     )
     if len(name) > 127:
         return f"{rule}, and this name is longer"
+    return f"{rule}, so {name!r} cannot name a secret"
+
+
+def _dashed_hint(reference: Reference) -> str | None:
+    """Suggest the reference with the dashed name, or return None if there is none.
+
+    A secret connector field shows only the hint, because its message could repeat
+    a mistyped password, so the suggestion must be in the hint too.
+    """
+    dashed = _dashed_name(reference.name)
+    if dashed is None:
+        return None
+    suggested = Reference(
+        reference.integration, dashed, reference.options, reference.key
+    )
+    return f"Store the secret as '{dashed}' and write {suggested}."
+
+
+def _dashed_name(name: str) -> str | None:
+    """Return ``name`` with '/', '_' and '.' as dashes, if that is a valid name."""
     dashed = re.sub(r"[/_.]", "-", name)
     if dashed != name and SECRET_NAME.fullmatch(dashed):
-        return f"{rule}; store the secret as '{dashed}' and use that name"
-    return f"{rule}, so {name!r} cannot name a secret"
+        return dashed
+    return None
 
 
 def _outcome_name(exc: BaseException) -> str:

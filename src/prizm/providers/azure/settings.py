@@ -171,6 +171,7 @@ class AzureSettings(CredentialSettings):
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
     read_timeout: float = Field(default=10.0, gt=0, le=300)
     max_retries: int = Field(default=3, ge=0, le=10)
+    max_retry_wait: float = Field(default=30.0, ge=0, le=3600)
 
     @field_validator("vault_url")
     @classmethod

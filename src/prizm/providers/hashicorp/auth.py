@@ -267,7 +267,7 @@ class TokenManager:
         except OSError as exc:
             reason = exc.strerror or exc.__class__.__name__
             raise LoginFailure(
-                f"the service-account JWT file {path} could not be read: {reason}"
+                f"the service-account JWT file {path} could not be read ({reason})"
             ) from None
         except UnicodeDecodeError:
             raise LoginFailure(

@@ -20,7 +20,7 @@ from prizm.providers.base import (
     TestStep,
     parse_secret_argument,
 )
-from prizm.providers.hashicorp.errors import TokenRejected, map_vault_error
+from prizm.providers.hashicorp.errors import map_vault_error
 from prizm.references import LookupContext, extract_value
 from prizm.secrets import FetchedSecret
 
@@ -42,7 +42,10 @@ def run_checks(provider: HashicorpProvider, secrets: Sequence[str]) -> TestRepor
     if not _check_login(provider, report):
         _skip(report, later[1:], "no token")
         return report
-    _check_token(provider, report)
+    if not _check_token(provider, report):
+        # Each later step would repeat the Token step's error.
+        _skip(report, later[2:], "the token is not usable")
+        return report
     _check_mounts(provider, report)
     for secret in secrets:
         _check_secret(provider, report, secret)
@@ -120,14 +123,13 @@ def _check_login(provider: HashicorpProvider, report: TestReport) -> bool:
     return True
 
 
-def _check_token(provider: HashicorpProvider, report: TestReport) -> None:
+def _check_token(provider: HashicorpProvider, report: TestReport) -> bool:
+    """Add the Token step, and return False when the token is not usable."""
     try:
         info = provider.tokens.lookup()
     except hvac.exceptions.Forbidden:
         if provider.tokens.is_static:
-            error = map_vault_error(TokenRejected(), provider.context("lookup"))
-            report.add(TestStep.failed("Token", error))
-            return
+            return _check_static_token_without_lookup(provider, report)
         report.add(
             TestStep(
                 "Token",
@@ -138,11 +140,11 @@ def _check_token(provider: HashicorpProvider, report: TestReport) -> None:
                 code="access_denied",
             )
         )
-        return
+        return True
     except Exception as exc:  # noqa: BLE001 - reported as a failed step
         error = map_vault_error(exc, provider.context("lookup"))
         report.add(TestStep.failed("Token", error))
-        return
+        return False
     ttl = "no expiry" if info.ttl == 0 else f"TTL {info.ttl} s"
     renewable = "renewable" if info.renewable else "not renewable"
     policies = ", ".join(info.policies) or "none"
@@ -159,6 +161,36 @@ def _check_token(provider: HashicorpProvider, report: TestReport) -> None:
             },
         )
     )
+    return True
+
+
+def _check_static_token_without_lookup(
+    provider: HashicorpProvider, report: TestReport
+) -> bool:
+    """Tell a static token that lacks the default policy from a rejected one.
+
+    Vault returns 403 for lookup-self in both cases, but any valid token may list
+    the mounts (``sys/internal/ui/mounts``), so the step lists them.
+    """
+    try:
+        provider.mounts.visible()
+    except Exception as exc:  # noqa: BLE001 - reported as a failed step
+        # A rejected token arrives as TokenRejected, which maps to token_expired.
+        error = map_vault_error(exc, provider.context("lookup"))
+        report.add(TestStep.failed("Token", error))
+        return False
+    report.add(
+        TestStep(
+            "Token",
+            "warning",
+            "The token is valid but cannot look itself up "
+            "(auth/token/lookup-self), so its TTL and policies are unknown.",
+            fix="Attach the default policy to the token to see its TTL and "
+            "policies, and to let Prizm renew it when it is renewable.",
+            code="access_denied",
+        )
+    )
+    return True
 
 
 def _check_mounts(provider: HashicorpProvider, report: TestReport) -> None:

@@ -279,9 +279,11 @@ def _not_found(
     exc: hvac.exceptions.VaultError, context: VaultErrorContext, vault_message: str
 ) -> PrizmError:
     if "namespace not found" in vault_message.lower():
+        message = f"The namespace '{context.namespace}' was not found {context.where()}"
+        if context.path is not None:
+            message += f", so {context.secret()} cannot be read"
         return SecretNotFound(
-            f"The namespace '{context.namespace}' was not found {context.where()}, "
-            f"so {context.secret()} cannot be read.",
+            f"{message}.",
             hint="Check the namespace with: prizm integration show "
             f"{context.integration}; a token from a login in another namespace also "
             "needs a policy there.",
@@ -334,8 +336,9 @@ def _access_denied(context: VaultErrorContext) -> PrizmError:
         )
     else:
         hint = "Check the policies of the token or the role in Vault."
+    target = "" if context.path is None else f" on {context.secret()}"
     return AccessDenied(
-        f"The token may not perform {context.operation} on {context.secret()} "
+        f"The token may not perform {context.operation}{target} "
         f"{context.where()} (403 permission denied).",
         hint=hint,
         **context.fields(),
@@ -354,12 +357,15 @@ def _login_failed(
         ):
             return _map_status(original, context)
         reason = vault_messages(original) or original.__class__.__name__
+        failure = f"failed (Vault: {reason}) {context.where()}"
     else:
-        reason = original
+        # A text reason is Prizm's own, such as an unreadable JWT file, so it is
+        # not labelled as Vault's.
+        failure = f"failed {context.where()}: {original}"
     namespace = context.auth_namespace or context.namespace or "root"
     return LoginFailed(
         f"Login with {context.auth} at auth/{context.auth_mount} in namespace "
-        f"{namespace} failed (Vault: {reason}) {context.where()}.",
+        f"{namespace} {failure}.",
         hint=_login_hint(context),
         **context.fields(),
     )

@@ -108,12 +108,6 @@ class MountTable:
             self._mounts[mount.path] = mount
             return mount
 
-    def forget(self) -> None:
-        """Drop the cached listing so that the next lookup fetches it again."""
-        with self._lock:
-            self._mounts.clear()
-            self._listed_at = None
-
     def _refresh_if_stale(self) -> None:
         now = time.monotonic()
         if self._listed_at is not None and now - self._listed_at < CACHE_SECONDS:

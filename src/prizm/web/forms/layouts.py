@@ -178,11 +178,14 @@ AZURE_LAYOUT = Layout(
         "connect_timeout": "Connect timeout (seconds)",
         "read_timeout": "Read timeout (seconds)",
         "max_retries": "Retries",
+        "max_retry_wait": "Maximum Retry-After wait (seconds)",
     },
     help={
         "client_id": "For managed identity: the client ID of a user-assigned "
         "identity; leave empty for the system-assigned one.",
         "certificate_file": "Absolute path of a PEM file with the private key.",
+        "max_retry_wait": "A throttled call whose Retry-After is longer fails at "
+        "once instead of waiting.",
     },
     placeholders={
         "vault_url": "https://my-vault.vault.azure.net",
@@ -213,6 +216,7 @@ AZURE_LAYOUT = Layout(
         "connect_timeout",
         "read_timeout",
         "max_retries",
+        "max_retry_wait",
     ),
     show_when={
         "tenant_id": AZURE_APP,
