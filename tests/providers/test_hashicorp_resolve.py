@@ -75,6 +75,14 @@ class TestKvVersion2:
         assert ", " not in text.replace(password, "")
         assert ": " not in text.replace(password, "")
 
+    def test_oversized_secret_bounded(self, bao: Bao, integration: str) -> None:
+        bao.put("huge", {"blob": "x" * 65536})
+
+        error = error_of(f"vault://hashicorp/secret/{bao.path('huge')}#blob")
+
+        assert error.code == "value_too_large"
+        assert "65536 bytes" in error.message
+
     def test_nested_key_and_types(self, bao: Bao, integration: str) -> None:
         bao.put("typed", {"port": 5432, "ssl": True, "extra": {"a": [1, "b"]}})
         base = f"vault://hashicorp/secret/{bao.path('typed')}"

@@ -14,11 +14,12 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
-from prizm.errors import InvalidReference, PrizmError
+from prizm.errors import InvalidReference, PrizmError, ValueTooLarge
 from prizm.references import Reference, parse_reference
 from prizm.secrets import FetchedSecret
 
 __all__ = [
+    "MAX_SECRET_BYTES",
     "CredentialSettings",
     "FetchCall",
     "FetchOutcome",
@@ -30,7 +31,11 @@ __all__ = [
     "TestStep",
     "fetch_all",
     "parse_secret_argument",
+    "too_large",
 ]
+
+MAX_SECRET_BYTES = 65536
+"""The largest secret document Prizm accepts from any vault (AWS's own limit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,3 +269,21 @@ def parse_secret_argument(
         )
     reference = parse_reference(f"vault://{integration}/{name}")
     return reference, key if separator else None
+
+
+def too_large(
+    text: str, secret: str, where: str, **fields: Any
+) -> ValueTooLarge | None:
+    """Return an error when ``text`` exceeds ``MAX_SECRET_BYTES`` in UTF-8, else None.
+
+    ``secret`` and ``where`` name the secret and the vault for the message;
+    ``fields`` are the error's reference, integration and location.
+    """
+    if len(text.encode("utf-8")) <= MAX_SECRET_BYTES:
+        return None
+    return ValueTooLarge(
+        f"Secret {secret} is larger than {MAX_SECRET_BYTES} bytes {where}.",
+        hint="Prizm reads secrets of at most 64 KiB, the limit of AWS Secrets "
+        "Manager; store large files elsewhere and keep only credentials here.",
+        **fields,
+    )

@@ -61,6 +61,17 @@ class TestValues:
 
         assert resolve_one("vault://azure/plain") == value
 
+    def test_oversized_secret_bounded(self, azure: AzureFixture) -> None:
+        azure.fake.vault.set_secret("huge", "x" * 65537)
+        azure.fake.vault.set_secret("edge", "y" * 65536)
+        azure.add_integration()
+
+        error = error_of("vault://azure/huge")
+
+        assert error.code == "value_too_large"
+        assert "65536 bytes" in error.message
+        assert len(resolve_one("vault://azure/edge")) == 65536
+
     def test_json_secret_without_key_is_whole_text(self, azure: AzureFixture) -> None:
         document = '{"user": "app", "port": 5432}'
         azure.fake.vault.set_secret("doc", document)

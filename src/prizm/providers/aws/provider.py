@@ -33,7 +33,13 @@ from prizm.providers.aws.errors import (
     map_error_code,
 )
 from prizm.providers.aws.settings import AwsSettings, parse_secret_arn
-from prizm.providers.base import FetchCall, FetchOutcome, SecretRequest, TestReport
+from prizm.providers.base import (
+    MAX_SECRET_BYTES,
+    FetchCall,
+    FetchOutcome,
+    SecretRequest,
+    TestReport,
+)
 from prizm.references import Reference
 from prizm.secrets import FetchedSecret, SecretSource, SecretValue
 
@@ -45,7 +51,6 @@ CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
 BATCH_SIZE = 20
 MAX_SECRET_ID_LENGTH = 2048
-MAX_SECRET_BYTES = 65536
 STAGE = re.compile(r"[A-Za-z0-9_+=,.@-]{1,256}")
 VERSION_ID = re.compile(r"[A-Za-z0-9-]{32,64}")
 OPTIONS_FORM = "?version-stage=<label> or ?version-id=<id>"

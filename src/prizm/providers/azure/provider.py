@@ -42,7 +42,13 @@ from prizm.providers.azure.errors import (
 )
 from prizm.providers.azure.lifecycle import check_attributes, deleted_error
 from prizm.providers.azure.settings import AzureSettings
-from prizm.providers.base import FetchCall, FetchOutcome, SecretRequest, TestReport
+from prizm.providers.base import (
+    FetchCall,
+    FetchOutcome,
+    SecretRequest,
+    TestReport,
+    too_large,
+)
 from prizm.references import Reference
 from prizm.secrets import FetchedSecret, SecretSource, SecretValue
 
@@ -249,6 +255,11 @@ class AzureProvider:
         blocked = check_attributes(properties, context, datetime.now(UTC))
         if blocked is not None:
             return blocked
+        oversized = too_large(
+            secret.value or "", f"'{request.name}'", context.where(), **context.fields()
+        )
+        if oversized is not None:
+            return oversized
         source = SecretSource(
             integration=self.name,
             provider=self.type_name,

@@ -28,7 +28,13 @@ from urllib.parse import quote
 import hvac.exceptions
 
 from prizm.errors import InvalidReference, PrizmError, SecretNotFound
-from prizm.providers.base import FetchCall, FetchOutcome, SecretRequest, TestReport
+from prizm.providers.base import (
+    FetchCall,
+    FetchOutcome,
+    SecretRequest,
+    TestReport,
+    too_large,
+)
 from prizm.providers.hashicorp.auth import TokenManager
 from prizm.providers.hashicorp.connection import MAX_ATTEMPTS, VaultConnection
 from prizm.providers.hashicorp.errors import VaultErrorContext, map_vault_error
@@ -311,6 +317,12 @@ class HashicorpProvider:
                 **context.fields(),
             )
         document = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        context = self.context("read", request, located.api_path)
+        oversized = too_large(
+            document, f"'{request.name}'", context.where(), **context.fields()
+        )
+        if oversized is not None:
+            return oversized
         secret_id = located.logical
         if self.settings.namespace:
             secret_id = f"{self.settings.namespace}/{secret_id}"
