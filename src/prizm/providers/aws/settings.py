@@ -111,13 +111,13 @@ class AwsSettings(CredentialSettings):
     @field_validator("secret_access_key", "session_token")
     @classmethod
     def _no_surrounding_space(cls, value: SecretStr | None) -> SecretStr | None:
-        # AWS keys and tokens never contain whitespace, so spaces are a paste
-        # mistake that would otherwise surface as a bare 403 on every read.
+        # AWS keys and tokens never start or end with whitespace, so such a value
+        # is a paste mistake that would otherwise surface as a 403 on every read.
         text = None if value is None else value.get_secret_value()
-        if text and (text != text.strip() or any(c.isspace() for c in text)):
+        if text and text != text.strip():
             raise ValueError(
-                "the Secret Access Key or session token contains spaces or other "
-                "whitespace, which AWS keys never do; enter it again without them"
+                "the Secret Access Key or session token starts or ends with "
+                "whitespace, which AWS keys never do; enter it again without it"
             )
         return value
 
