@@ -108,6 +108,20 @@ class TestAllowedSecrets:
         assert good.status == 0, good.err
         assert bad.err.startswith("error[reference_not_allowed]")
 
+    def test_connection_keeps_argument_order(self, aws: AwsFixture) -> None:
+        aws.add_integration(allowed_secrets="prizm/*")
+        aws.create_secret("prizm/db", '{"k": "v"}')
+
+        result = run_cli(
+            ["integration", "test", "aws", "--json",
+             "--secret", "payroll/x", "--secret", "prizm/db", "--secret", "hr/y"]
+        )  # fmt: skip
+
+        names = [step["name"] for step in json.loads(result.out)["steps"]]
+        secrets = [name for name in names if name.startswith("Secret ")]
+        assert secrets == ["Secret payroll/x", "Secret prizm/db", "Secret hr/y"]
+        assert names.index("Secret payroll/x") > names.index("Secrets Manager")
+
     def test_arn_of_other_region_or_account_refused(self, aws: AwsFixture) -> None:
         aws.add_integration(allowed_secrets="prizm/*")
         own = aws.create_secret("prizm/db", '{"k": "v"}')["ARN"]

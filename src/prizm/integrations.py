@@ -502,7 +502,7 @@ class IntegrationService:
             skipped = len(referenced) - len(secrets)
         allowed, refused = self._split_by_policy(name, provider, secrets, patterns)
         report = provider.test_connection(allowed)
-        report.steps.extend(refused)
+        report.steps = _in_argument_order(report.steps, refused, secrets)
         if not secrets and report.ok:
             report.add(
                 TestStep(
@@ -670,6 +670,31 @@ def _effective_changes(
         for field, value in changes.items()
         if value is not None and not (field in kind.credential_fields and value == "")
     }
+
+
+def _in_argument_order(
+    steps: builtins.list[TestStep],
+    refused: builtins.list[TestStep],
+    secrets: Sequence[str],
+) -> builtins.list[TestStep]:
+    """Put the steps of refused secrets among the provider's secret steps, so the
+    report lists secrets in the order they were given."""
+    if not refused:
+        return steps
+    position = {f"Secret {text}": index for index, text in enumerate(secrets)}
+    secret_steps = sorted(
+        [step for step in steps if step.name in position] + refused,
+        key=lambda step: position.get(step.name, len(position)),
+    )
+    ordered: builtins.list[TestStep] = []
+    for step in steps:
+        if step.name in position:
+            if secret_steps:
+                ordered.extend(secret_steps)
+                secret_steps = []
+            continue
+        ordered.append(step)
+    return ordered + secret_steps
 
 
 def forget_all_providers() -> None:
