@@ -296,7 +296,7 @@ class IntegrationService:
             merged.update(self.store.integrations.credentials(record))
         except CredentialsUnreadable:
             # The master key was lost: the change must bring the credentials again,
-            # and ``_validate_merged`` says so when it does not.
+            # and ``_validate_merged`` raises that reason when it does not.
             log.info("stored credentials unreadable name=%s", record.name)
         for field in clear:
             merged.pop(field, None)

@@ -349,7 +349,7 @@ def map_error_code(code: str, message: str, context: AwsErrorContext) -> PrizmEr
         )
     if code in ("401", "403"):
         # A bare HTTP status without an AWS error code (a proxy, a VPC endpoint
-        # policy or an emulator answered) means refused, not an outage.
+        # policy or an emulator returned it) means refused, not an outage.
         return AccessDenied(
             f"AWS refused {context.operation}{for_secret} with HTTP {code} and no "
             f"error code {context.where()}.",
