@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -96,6 +98,34 @@ def leak_scan(
     CANARIES.scan_tree(prizm_home, "the Prizm home directory")
 
 
+SECRET_KEY_NAMES = re.compile(r"pass|secret|token|private|credential", re.IGNORECASE)
+MIN_WATCHED_LENGTH = 12
+
+
+def watch_secret(value: str | bytes) -> None:
+    """Scan for the secret parts of a value a test stores, canary or not.
+
+    A plain-text secret is watched whole; in a JSON object, string fields whose
+    names look secret (password, token, ...). Short values are left out, because
+    they also occur by chance in logs and output.
+    """
+    if isinstance(value, bytes):
+        return
+    try:
+        document = json.loads(value)
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        for key, leaf in document.items():
+            secret_name = SECRET_KEY_NAMES.search(str(key))
+            if secret_name and isinstance(leaf, str):
+                if len(leaf) >= MIN_WATCHED_LENGTH:
+                    CANARIES.watch(leaf)
+        return
+    if document is None and len(value) >= MIN_WATCHED_LENGTH:
+        CANARIES.watch(value)
+
+
 @dataclass
 class AwsFixture:
     """moto's endpoint and a boto3 client to arrange secrets with."""
@@ -116,6 +146,7 @@ class AwsFixture:
     def create_secret(
         self, name: str, value: str | bytes, **kwargs: Any
     ) -> dict[str, Any]:
+        watch_secret(value)
         parameters: dict[str, Any] = {"Name": name, **kwargs}
         if isinstance(value, bytes):
             parameters["SecretBinary"] = value
@@ -125,6 +156,7 @@ class AwsFixture:
         return result
 
     def put_value(self, name: str, value: str, **kwargs: Any) -> dict[str, Any]:
+        watch_secret(value)
         result: dict[str, Any] = self.client().put_secret_value(
             SecretId=name, SecretString=value, **kwargs
         )

@@ -11,6 +11,7 @@ import pytest
 
 from devtools.servers import PostgresServer
 from prizm.store.store import reset_stores
+from tests.support.canaries import CANARIES
 
 __all__ = ["Database", "StoreDatabase", "database", "pg_store", "postgres"]
 
@@ -85,11 +86,12 @@ class Database:
 
 @pytest.fixture
 def database(postgres: PostgresServer) -> Iterator[Database]:
-    """A fresh database and login role; the password is a random canary-free value."""
+    """A fresh database and login role, whose password the leak scan watches."""
     suffix = secrets.token_hex(4)
     name = f"db_{suffix}"
     user = f"reader_{suffix}"
     password = "initial-" + secrets.token_urlsafe(12)
+    CANARIES.watch(password)
     sql = psycopg.sql
     with psycopg.connect(postgres.dsn(), autocommit=True) as connection:
         connection.execute(
