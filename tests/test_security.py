@@ -290,6 +290,34 @@ class TestAudit:
         restrict = events[-1]["details"]
         assert restrict == {"before": ["prizm/*"], "after": ["prizm/db"]}
 
+    def test_mistyped_reference_not_kept(
+        self, aws: AwsFixture, canaries: Canaries, tmp_path: Path
+    ) -> None:
+        """A password pasted where a reference belongs never enters the log."""
+        aws.add_integration()
+        pasted = canaries.make_plain("pasted-password")
+        env_file = tmp_path / "app.env"
+        env_file.write_text("A=vault:/aws/prizm/db\n")
+
+        got = run_cli(["secret", "get", pasted])
+        empty = run_cli(["secret", "get", ""])
+        resolved = run_cli(["resolve", "--env-file", str(env_file)])
+        events = [
+            json.loads(line) for line in run_cli(["audit", "--json"]).out.splitlines()
+        ]
+
+        assert got.err.startswith("error[invalid_reference]")
+        assert empty.status != 0
+        assert resolved.status == 1
+        targets = [
+            event["target"] for event in events if event["action"] == "secret.read"
+        ]
+        assert targets == [
+            f"(invalid reference, {len(pasted)} characters)",
+            "(invalid reference, 0 characters)",
+            "(invalid reference, 19 characters)",
+        ]
+
     def test_since_filters(self, aws: AwsFixture) -> None:
         aws.add_integration()
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from prizm.errors import StoreError, UsageError
+from prizm.errors import InvalidReference, PrizmError, StoreError, UsageError
 from prizm.store.store import Store
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "parse_since",
     "record",
     "record_many",
+    "reference_target",
     "set_actor",
 ]
 
@@ -119,6 +120,19 @@ def event(
 
 DURATION = re.compile(r"(\d+)([smhd])")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def reference_target(text: str, outcome: object) -> str:
+    """Return what the audit log records as the target of a reference.
+
+    Text that did not parse as a reference may be a value typed or pasted where a
+    reference belongs, so the append-only log keeps only its length.
+    """
+    if isinstance(outcome, InvalidReference):
+        return f"(invalid reference, {len(text)} characters)"
+    if isinstance(outcome, PrizmError) and outcome.reference:
+        return outcome.reference
+    return text
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

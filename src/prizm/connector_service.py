@@ -343,9 +343,7 @@ def _check_event(
             **details,
         )
     if isinstance(outcome, InvalidReference):
-        # Text that does not parse as a reference may be a value typed into a
-        # reference field, so the append-only log does not keep it.
-        target = f"(invalid reference, {len(text)} characters)"
+        target = audit.reference_target(text, outcome)
         return audit.event(
             "secret.check", "reference", target, outcome=outcome.code, **details
         )

@@ -79,6 +79,14 @@ def is_reference(text: str) -> bool:
 
 
 def _invalid(text: str, problem: str) -> InvalidReference:
+    if not is_reference(text):
+        # Text that does not even start like a reference may be a pasted value.
+        return InvalidReference(
+            f"Invalid reference ({len(text)} characters, not shown because it may "
+            f"be a secret): {problem}.",
+            hint=f"Write it as {EXPECTED_FORM}, for example "
+            "vault://aws/prizm/snowflake#password.",
+        )
     shown = text if len(text) <= 200 else text[:200] + "..."
     return InvalidReference(
         f"Invalid reference {shown!r}: {problem}.",

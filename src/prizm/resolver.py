@@ -24,6 +24,7 @@ from typing import Any
 
 from prizm.errors import (
     InconsistentVersions,
+    InvalidReference,
     PrizmError,
     ReferenceNotAllowed,
     ServiceError,
@@ -44,6 +45,7 @@ from prizm.references import (
     LookupContext,
     Reference,
     extract_value,
+    is_reference,
     load_document,
     parse_reference,
     select_value,
@@ -396,7 +398,10 @@ def _inconsistent(
 
 def _with_reference(error: PrizmError, text: str) -> PrizmError:
     # The error outlives the frames that raised it, and frames can hold values.
-    if error.reference is None:
+    # Text that does not start like a reference may be a pasted secret, and its
+    # InvalidReference already says so without repeating it.
+    pasted = isinstance(error, InvalidReference) and not is_reference(text)
+    if error.reference is None and not pasted:
         error = error.for_reference(text)
     return drop_tracebacks(error)
 

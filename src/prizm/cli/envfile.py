@@ -43,7 +43,7 @@ def _resolved(entries: list[EnvEntry], command: str) -> dict[str, str]:
     """Resolve every reference of ``entries``; literals pass through unchanged."""
     references = {entry.name: entry.value for entry in entries if entry.is_reference}
     resolution = resolver().resolve(references)
-    record_reads(resolution, command)
+    record_reads(resolution, command, references)
     errors = resolution.errors
     if errors:
         raise _combined(errors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -18,7 +19,9 @@ __all__ = ["app"]
 app = typer.Typer(help="Read secrets through an integration.", no_args_is_help=True)
 
 
-def record_reads(resolution: Resolution, command: str) -> None:
+def record_reads(
+    resolution: Resolution, command: str, references: Mapping[str, str]
+) -> None:
     """Audit that a person read values on the command line: references, versions.
 
     ``resolve`` and ``exec`` record the variable each reference was read into.
@@ -31,7 +34,7 @@ def record_reads(resolution: Resolution, command: str) -> None:
                 audit.event(
                     "secret.read",
                     "reference",
-                    outcome.reference or label,
+                    audit.reference_target(references.get(label, ""), outcome),
                     outcome=outcome.code,
                     command=command,
                     **variable,
@@ -70,9 +73,10 @@ def get(
 
     Besides resolve and exec, this is the only command that prints values.
     """
-    resolution = resolver().resolve({"value": reference})
+    references = {"value": reference}
+    resolution = resolver().resolve(references)
     outcome = resolution.values.get("value")
-    record_reads(resolution, "secret get")
+    record_reads(resolution, "secret get", references)
     if outcome is None:
         raise resolution.errors["value"]
     if json_mode(json_output):
