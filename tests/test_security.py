@@ -122,6 +122,20 @@ class TestAllowedSecrets:
         assert secrets == ["Secret payroll/x", "Secret prizm/db", "Secret hr/y"]
         assert names.index("Secret payroll/x") > names.index("Secrets Manager")
 
+    def test_connection_names_other_integration_first(self, aws: AwsFixture) -> None:
+        aws.add_integration(allowed_secrets="prizm/*")
+
+        result = run_cli(
+            ["integration", "test", "aws", "--json",
+             "--secret", "vault://other/secret/db", "--secret", ""]
+        )  # fmt: skip
+
+        steps = {step["name"]: step for step in json.loads(result.out)["steps"]}
+        other = steps["Secret vault://other/secret/db"]
+        assert other["code"] == "invalid_reference"
+        assert "names integration 'other'" in other["detail"]
+        assert steps["Secret "]["code"] == "invalid_reference"
+
     def test_arn_of_other_region_or_account_refused(self, aws: AwsFixture) -> None:
         aws.add_integration(allowed_secrets="prizm/*")
         own = aws.create_secret("prizm/db", '{"k": "v"}')["ARN"]
@@ -579,6 +593,12 @@ class TestLogMasking:
         assert "connecting with ********" in text
         assert "driver said password=********" in text
         assert "encoded ******** and ********" in text
+
+    @pytest.mark.parametrize("literal", ["null", "true", "false"])
+    def test_json_literals_not_masked(self, literal: str) -> None:
+        redaction.register(literal)
+
+        assert redaction.scrub(f"the secret is {literal}") == f"the secret is {literal}"
 
     def test_value_inside_basic_auth_header_masked(self, canaries: Canaries) -> None:
         token = canaries.make_plain("jira")

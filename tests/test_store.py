@@ -127,6 +127,24 @@ class TestStoreLocation:
 
         assert other.exists()
 
+    @pytest.mark.parametrize(
+        ("home", "problem"),
+        [("file", "it is not a directory"), ("file/sub", "Not a directory")],
+        ids=["file", "below-file"],
+    )
+    def test_unusable_home(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: str, problem: str
+    ) -> None:
+        (tmp_path / "file").write_text("")
+        monkeypatch.setenv("PRIZM_HOME", str(tmp_path / home))
+        monkeypatch.delenv("PRIZM_DATABASE_URL", raising=False)
+
+        with pytest.raises(StoreError) as caught:
+            open_store()
+
+        assert problem in caught.value.message
+        assert "PRIZM_HOME" in caught.value.text
+
     def test_unusable_database_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("PRIZM_DATABASE_URL", "nosuchdialect://user:pw@host/db")
 

@@ -10,13 +10,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from prizm.errors import StoreError
+
 __all__ = ["database_url", "prizm_home"]
 
 
 def prizm_home() -> Path:
     """Return the Prizm home directory, creating it with mode 0700 if missing."""
     home = Path(os.environ.get("PRIZM_HOME") or Path.home() / ".prizm").expanduser()
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        problem = "it is not a directory" if home.is_file() else error.strerror
+        raise StoreError(
+            f"The Prizm home directory {home} cannot be used: {problem}.",
+            hint="Set PRIZM_HOME to a directory you can write, or unset it to use "
+            "~/.prizm.",
+        ) from None
     return home
 
 

@@ -67,7 +67,7 @@ def parse_env_file(text: str, source: str) -> list[EnvEntry]:
                 hint="Set each variable once.",
             )
         seen[name] = number
-        entries.append(EnvEntry(name, _unquoted(value), number))
+        entries.append(EnvEntry(name, _unquoted(value, number, source), number))
     return entries
 
 
@@ -75,7 +75,7 @@ QUOTED_WITH_COMMENT = re.compile(r"""(['"])(.*)\1\s+#.*""", re.DOTALL)
 INLINE_COMMENT = re.compile(r"\s+#.*", re.DOTALL)
 
 
-def _unquoted(value: str) -> str:
+def _unquoted(value: str, number: int, source: str) -> str:
     """Remove surrounding quotes or a trailing comment from a value."""
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
@@ -83,6 +83,12 @@ def _unquoted(value: str) -> str:
     quoted = QUOTED_WITH_COMMENT.fullmatch(value)
     if quoted:
         return quoted.group(2)
+    if value[:1] in ("'", '"'):
+        raise UsageError(
+            f"Line {number} of {source} opens a {value[0]} quote that is not closed.",
+            hint="Close the quote at the end of the value; nothing inside quotes is "
+            "unescaped, and a value cannot span lines.",
+        )
     return INLINE_COMMENT.sub("", value)
 
 

@@ -555,12 +555,17 @@ class IntegrationService:
             secret = text
             if is_reference(text):
                 try:
-                    secret = parse_reference(text).name
+                    reference = parse_reference(text)
                 except PrizmError:
                     allowed.append(text)  # the provider reports the bad reference
                     continue
-            secret = secret.partition("#")[0] if not is_reference(text) else secret
-            if request_allowed(provider, secret, patterns):
+                if reference.integration != name:
+                    allowed.append(text)  # the provider names the other integration
+                    continue
+                secret = reference.name
+            else:
+                secret = secret.partition("#")[0]
+            if not secret or request_allowed(provider, secret, patterns):
                 allowed.append(text)
                 continue
             refused.append(

@@ -114,9 +114,14 @@ def _remove_forms(forms: frozenset[str]) -> None:
                 del index[form[:width]]
 
 
+NOT_SECRET = frozenset({"null", "true", "false"})
+"""JSON literals: a secret that is just one of these carries nothing to hide, and
+masking them would garble messages such as "(it is null)"."""
+
+
 def register(value: str) -> None:
     """Add ``value`` to the registry so ``scrub()`` masks it from now on."""
-    if len(value) < MIN_LENGTH:
+    if len(value) < MIN_LENGTH or value in NOT_SECRET:
         return
     with _lock:
         if value in _values:

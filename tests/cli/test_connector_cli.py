@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from prizm.store import open_store
 from tests.support.canaries import Canaries
@@ -202,6 +204,7 @@ class TestRun:
 
         assert result.status == 1
         assert "Run 1 of 'analytics' failed." in result.out
+        assert "not read (secret_not_found)" in result.out
         assert "error[" not in result.out
         errors = [line for line in result.err.splitlines() if line.startswith("error[")]
         assert len(errors) == 1
@@ -272,3 +275,25 @@ class TestRun:
         assert rejected.status == 1
         assert removed.status == 0
         assert run_cli(["integration", "remove", "aws"]).status == 0
+
+
+def test_closed_pipe_exits_with_sigpipe_status() -> None:
+    """A reader that stops early (`| head`) is not reported as a failed command."""
+    script = (
+        "from prizm.cli.output import stdout\n"
+        "for number in range(50000):\n"
+        "    stdout.print(f'line {number}')\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"line 0\n"
+    process.stdout.close()
+
+    _, err = process.communicate(timeout=60)
+
+    assert process.returncode == 141
+    assert err == b""

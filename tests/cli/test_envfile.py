@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,8 +75,9 @@ class TestParse:
             ("NOEQUALS\n", "not NAME=VALUE"),
             ("1BAD=x\n", "not a valid variable name"),
             ("A=1\nA=2\n", "sets A again"),
+            ('A="unterminated\n', 'opens a " quote that is not closed'),
         ],
-        ids=["no-equals", "bad-name", "duplicate"],
+        ids=["no-equals", "bad-name", "duplicate", "unterminated"],
     )
     def test_errors_name_the_line(self, text: str, problem: str) -> None:
         with pytest.raises(UsageError) as caught:
@@ -108,7 +110,6 @@ class TestResolve:
 
     @pytest.mark.reveals_values
     def test_shell_lines_survive_a_shell(self, env_file: Path, tmp_path: Path) -> None:
-        import subprocess
 
         result = run_cli(
             ["resolve", "--env-file", str(env_file), "--shell"], reveals=True

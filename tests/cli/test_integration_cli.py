@@ -292,9 +292,11 @@ class TestTestConnection:
         aws.add_integration()
 
         result = run_cli(["integration", "test", "aws", "--json"])
+        text = run_cli(["integration", "test", "aws"])
 
         report = json.loads(result.out)
         assert result.status == 0
+        assert "1 with a warning, first: Secrets" in text.out
         assert report["steps"][-1]["name"] == "Secrets"
         assert report["steps"][-1]["status"] == "warning"
         assert "--secret" in report["steps"][-1]["fix"]

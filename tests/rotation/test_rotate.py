@@ -49,7 +49,7 @@ class TestSingleUser:
         previous = read_stage(aws, "prizm/db", "AWSPREVIOUS")
         assert previous["VersionId"] == created["VersionId"]
         assert json.loads(previous["SecretString"])["password"] == password
-        assert "AWSCURRENT" in stages(aws, "prizm/db")[report.new_version_id]
+        assert stages(aws, "prizm/db")[report.new_version_id] == ["AWSCURRENT"]
 
     def test_document_keeps_other_keys(
         self, aws: AwsFixture, pg_users: DatabaseFixture

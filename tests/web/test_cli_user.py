@@ -66,7 +66,9 @@ class TestUsers:
         _, cookie = service.start_session(service.get("ana"))
         new_password = canaries.make("new-password")
 
-        result = run_cli(["user", "update", "ana", "--password"], stdin=new_password)
+        result = run_cli(
+            ["user", "update", "ana", "--password-stdin"], stdin=new_password
+        )
 
         assert result.status == 0, result.err
         assert service.authenticate("ana", new_password).name == "ana"

@@ -68,8 +68,11 @@ def check(json_output: JsonOption = False) -> None:
         for item in unreadable:
             stdout.print(
                 f"{item.integration}: sealed with key {item.key_id or 'unknown'}, "
-                "which is not available. Enter its credentials again with: prizm "
-                f"integration update {item.type} {item.integration} ...",
+                "which is not available. Set PRIZM_MASTER_KEY to that key or restore "
+                "the key file that holds it; if the key is lost, run prizm keys "
+                "reset (when the key file is missing) and enter the credentials "
+                f"again with: prizm integration update {item.type} "
+                f"{item.integration} ...",
                 markup=False,
             )
 

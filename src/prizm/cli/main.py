@@ -32,7 +32,7 @@ from prizm.cli import (
     user,
     worker,
 )
-from prizm.cli.output import print_error, state
+from prizm.cli.output import SIGPIPE_STATUS, print_error, state
 from prizm.errors import PrizmError, UsageError
 from prizm.logging import configure_logging
 
@@ -124,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130
+    except BrokenPipeError:
+        # The reader of standard output went away (`prizm runs | head`): stop
+        # quietly with the shell's status for SIGPIPE, as git and others do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return SIGPIPE_STATUS
     except Exception as exc:  # noqa: BLE001 - last resort: report, scrubbed, no locals
         if _is_click_error(exc):
             return _report_click_error(exc)

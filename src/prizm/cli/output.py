@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +30,22 @@ state = State()
 # Emoji codes are off: an ARN contains ":secret:", which Rich would draw as an emoji.
 # Output quotes names, references and vault messages that may contain "[...]", so
 # Rich markup is off everywhere: styled text is built with rich.text.Text.
-stdout = Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
-stderr = Console(
+SIGPIPE_STATUS = 128 + signal.SIGPIPE
+"""The exit status when the reader of the output went away, as a shell reports it."""
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich exits with status 1 here, which scripts read as a failed command;
+        # `prizm runs | head` did not fail.
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(SIGPIPE_STATUS)
+
+
+stdout = _Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+stderr = _Console(
     stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False
 )
 

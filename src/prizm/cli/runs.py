@@ -125,8 +125,10 @@ def _print_run(
     for use in record.fields:
         retry = " (retry)" if use.attempt > 1 else ""
         where = use.secret_id or use.reference
-        version = use.version_id or use.outcome
-        stdout.print(f"  {use.field}{retry}: {where} @ {version}", markup=False)
+        if use.version_id:
+            stdout.print(f"  {use.field}{retry}: {where} @ {use.version_id}")
+        else:
+            stdout.print(f"  {use.field}{retry}: {where} not read ({use.outcome})")
     if record.result:
         _print_result(record.result)
     if stats and record.stats:

@@ -97,6 +97,7 @@ def update_user(
         bool,
         typer.Option(
             "--password",
+            "--password-stdin",
             help="Set a new password, read from standard input or a hidden prompt. "
             "It signs the user out of every session.",
         ),

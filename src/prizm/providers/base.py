@@ -137,6 +137,12 @@ class TestReport:
     def summary(self) -> str:
         """Return one line: how many steps passed, or the first failure."""
         failed = [step for step in self.steps if step.status == "failed"]
+        warned = [step for step in self.steps if step.status == "warning"]
+        if not failed and warned:
+            return (
+                f"{len(self.steps) - len(warned)} of {len(self.steps)} steps passed, "
+                f"{len(warned)} with a warning, first: {warned[0].name}"
+            )
         if not failed:
             return f"all {len(self.steps)} steps passed"
         first = failed[0]

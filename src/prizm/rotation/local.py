@@ -111,6 +111,7 @@ def rotate(
         results.append(result)
         if progress is not None:
             progress(name, result)
+    _remove_pending_label(secrets, description.arn, token)
     return RotationReport(
         secret_arn=description.arn,
         strategy=strategy,
@@ -119,6 +120,22 @@ def rotate(
         resumed=resumed,
         steps=results,
     )
+
+
+def _remove_pending_label(secrets: SecretsManager, arn: str, token: str) -> None:
+    """Take AWSPENDING off the new current version, so the secret shows no rotation
+    in progress. The rotation is complete either way, so a failure is only logged."""
+    if secrets.describe(arn).version_with(PENDING) != token:
+        return
+    try:
+        secrets.remove_pending(arn, token)
+    except PrizmError as error:
+        log.warning(
+            "AWSPENDING label left on the new version secret=%s version=%s code=%s",
+            arn,
+            token,
+            error.code,
+        )
 
 
 def _secrets_for(

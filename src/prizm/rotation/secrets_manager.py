@@ -225,6 +225,26 @@ class SecretsManager:
             error = self._mapped(exc, "UpdateSecretVersionStage", secret_id, to_version)
             raise error from error.__cause__
 
+    def remove_pending(self, secret_id: str, version: str) -> None:
+        """Remove the AWSPENDING label from ``version`` after a finished rotation.
+
+        Calls UpdateSecretVersionStage; needs the same permission as
+        ``move_current``.
+        """
+        try:
+            self._call(
+                "UpdateSecretVersionStage",
+                secret_id,
+                lambda: self.client.update_secret_version_stage(
+                    SecretId=secret_id,
+                    VersionStage=PENDING,
+                    RemoveFromVersionId=version,
+                ),
+            )
+        except Exception as exc:  # noqa: BLE001 - mapped to a typed error
+            error = self._mapped(exc, "UpdateSecretVersionStage", secret_id, version)
+            raise error from error.__cause__
+
     def _mapped(
         self, exc: Exception, operation: str, secret_id: str, version_id: str | None
     ) -> Exception:
