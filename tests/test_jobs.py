@@ -536,6 +536,10 @@ class TestRotationSteps:
         assert [call["operation"] for call in run.stats["rotation_check_calls"]] == [
             "DescribeSecret"
         ]
+        totals = {
+            total.operation: total.calls for total in jobs.store.runs.call_totals()
+        }
+        assert totals["DescribeSecret"] == 1
 
     def test_unfinished_rotation_check_denied(
         self, aws: AwsFixture, database: Database, jobs: JobService

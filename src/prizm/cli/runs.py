@@ -195,6 +195,11 @@ def _print_stats(stats: dict[str, Any]) -> None:
                 f"slowest {slowest:.1f} ms",
                 markup=False,
             )
+    checks = stats.get("rotation_check_calls", [])
+    if checks:
+        stdout.print(
+            f"  rotation check after the failed login: {_count(len(checks), 'call')}"
+        )
     if "seconds" in stats:
         stdout.print(f"  run took {stats['seconds']:.3f} s", markup=False)
 

@@ -169,8 +169,10 @@ def _add_call_totals(session: Session, stats: dict[str, Any] | None) -> None:
     """Add the calls listed in a run's ``stats`` to the stored totals."""
     calls: Counter[tuple[str, str, str, str]] = Counter()
     retries: Counter[tuple[str, str, str, str]] = Counter()
-    for attempt in (stats or {}).get("attempts", []):
-        for call in attempt.get("calls", []):
+    stats = stats or {}
+    attempts = [attempt.get("calls", []) for attempt in stats.get("attempts", [])]
+    for listed in [*attempts, stats.get("rotation_check_calls", [])]:
+        for call in listed:
             key = (
                 call["integration"],
                 call["provider"],
