@@ -11,7 +11,7 @@ import builtins
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,12 @@ from prizm.errors import (
 from prizm.policy import check_patterns, request_allowed, unrestricted_warning
 from prizm.providers.base import Provider, ProviderType, TestReport, TestStep
 from prizm.providers.registry import provider_type
-from prizm.references import INTEGRATION_NAME, is_reference, parse_reference
+from prizm.references import (
+    INTEGRATION_NAME,
+    Reference,
+    is_reference,
+    parse_reference,
+)
 from prizm.store.integrations import IntegrationRecord
 from prizm.store.store import Store
 
@@ -123,6 +128,7 @@ class IntegrationService:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._store_url = str(store.engine.url)
 
     def validate(self, kind: ProviderType, values: Mapping[str, Any]) -> BaseModel:
         """Validate ``values`` with the type's settings model."""
@@ -202,6 +208,14 @@ class IntegrationService:
         provider = self.provider(name)
         patterns = self.allowed_secrets(name)
         outside: dict[str, builtins.list[str]] = {}
+        for connector, field, reference in self._references_to(name):
+            if not request_allowed(provider, reference.name, patterns):
+                outside.setdefault(connector, []).append(field)
+        return outside
+
+    def _references_to(self, name: str) -> Iterator[tuple[str, str, Reference]]:
+        """Yield connector, field and parsed reference for each field that refers
+        to integration ``name``; fields that do not parse are left out."""
         for connector in self.store.connectors.all():
             for field, value in connector.fields.items():
                 if not is_reference(value):
@@ -210,11 +224,8 @@ class IntegrationService:
                     reference = parse_reference(value)
                 except PrizmError:
                     continue
-                if reference.integration != name:
-                    continue
-                if not request_allowed(provider, reference.name, patterns):
-                    outside.setdefault(connector.name, []).append(field)
-        return outside
+                if reference.integration == name:
+                    yield connector.name, field, reference
 
     def check_patterns(self, patterns: Sequence[str]) -> list[str]:
         try:
@@ -414,7 +425,7 @@ class IntegrationService:
         return self._cached(name).allowed
 
     def _cache_key(self, name: str) -> tuple[str, str]:
-        return (str(self.store.engine.url), name)
+        return (self._store_url, name)
 
     def _cached(self, name: str) -> _Cached:
         now = time.monotonic()
@@ -528,18 +539,7 @@ class IntegrationService:
 
     def referenced(self, name: str) -> builtins.list[str]:
         """Return the distinct references to integration ``name`` in connectors."""
-        found: dict[str, None] = {}
-        for connector in self.store.connectors.all():
-            for value in connector.fields.values():
-                if not is_reference(value):
-                    continue
-                try:
-                    reference = parse_reference(value)
-                except PrizmError:
-                    continue
-                if reference.integration == name:
-                    found[str(reference)] = None
-        return sorted(found)
+        return sorted({str(reference) for _, _, reference in self._references_to(name)})
 
     def _split_by_policy(
         self,

@@ -232,27 +232,27 @@ def fleet_prometheus(totals: Iterable[FleetTotal], statuses: Mapping[str, int]) 
         "runs, in every process.",
         "# TYPE prizm_run_vault_api_calls_total counter",
     ]
-    rows = sorted(totals)
-    for integration, provider, operation, outcome, calls, _ in rows:
-        labels = _labels(
-            integration=integration,
-            provider=provider,
-            operation=operation,
-            outcome=outcome,
+    rows = [
+        (
+            _labels(
+                integration=integration,
+                provider=provider,
+                operation=operation,
+                outcome=outcome,
+            ),
+            calls,
+            retries,
         )
+        for integration, provider, operation, outcome, calls, retries in sorted(totals)
+    ]
+    for labels, calls, _ in rows:
         lines.append(f"prizm_run_vault_api_calls_total{{{labels}}} {calls}")
     lines += [
         "# HELP prizm_run_vault_api_retries_total SDK retries of finished job runs, "
         "in every process.",
         "# TYPE prizm_run_vault_api_retries_total counter",
     ]
-    for integration, provider, operation, outcome, _, retries in rows:
-        labels = _labels(
-            integration=integration,
-            provider=provider,
-            operation=operation,
-            outcome=outcome,
-        )
+    for labels, _, retries in rows:
         lines.append(f"prizm_run_vault_api_retries_total{{{labels}}} {retries}")
     return "\n".join(lines) + "\n"
 

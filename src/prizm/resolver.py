@@ -398,8 +398,8 @@ def _inconsistent(
 
 def _with_reference(error: PrizmError, text: str) -> PrizmError:
     # The error outlives the frames that raised it, and frames can hold values.
-    # Text that does not start like a reference may be a pasted secret, and its
-    # InvalidReference already says so without repeating it.
+    # Text that does not start like a reference may be a pasted secret, so it is
+    # not put in front of the message; its InvalidReference gives only its length.
     pasted = isinstance(error, InvalidReference) and not is_reference(text)
     if error.reference is None and not pasted:
         error = error.for_reference(text)

@@ -170,11 +170,13 @@ class UserService:
 
     def _keep_an_admin(self, user: UserRecord, action: str) -> None:
         """Raise when ``action`` would leave the store without an admin."""
+        # NOTE: the count and the change are separate transactions, so two admins
+        # demoting each other at the same moment could both pass this check.
         if user.role != "admin" or self.store.users.count_with_role("admin") > 1:
             return
         raise InvalidUser(
-            f"Cannot {action}: '{user.name}' is the only admin, and nobody could "
-            "manage integrations or users afterwards.",
+            f"Cannot {action}: '{user.name}' is the only admin, and without an "
+            "admin nobody can manage integrations or users.",
             hint="Add another admin first: prizm user add NAME --role admin.",
         )
 

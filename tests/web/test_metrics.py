@@ -14,8 +14,8 @@ from tests.web.support import Web
 
 def sample(text: str, metric: str, **labels: str) -> float | None:
     """Return the value of one sample of ``metric`` with exactly ``labels``."""
-    wanted = ",".join(f'{name}="{value}"' for name, value in labels.items())
-    pattern = re.escape(f"{metric}{{{wanted}}}" if labels else metric) + r" (\S+)$"
+    expected = ",".join(f'{name}="{value}"' for name, value in labels.items())
+    pattern = re.escape(f"{metric}{{{expected}}}" if labels else metric) + r" (\S+)$"
     found = re.search(pattern, text, re.MULTILINE)
     return None if found is None else float(found.group(1))
 

@@ -66,7 +66,7 @@ def _combined(errors: dict[str, PrizmError]) -> PrizmError:
 
 
 def _reject_nul(values: dict[str, str], target: str, hint: str) -> None:
-    """Raise when a value holds a NUL character, which ``target`` cannot carry."""
+    """Raise when a value contains a NUL character, which ``target`` cannot carry."""
     names = [name for name, value in values.items() if "\x00" in value]
     if names:
         raise ValueProblem(

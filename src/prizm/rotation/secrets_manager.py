@@ -210,20 +210,13 @@ class SecretsManager:
         Calls UpdateSecretVersionStage, which also moves AWSPREVIOUS to
         ``from_version``. Needs ``secretsmanager:UpdateSecretVersionStage``.
         """
-        try:
-            self._call(
-                "UpdateSecretVersionStage",
-                secret_id,
-                lambda: self.client.update_secret_version_stage(
-                    SecretId=secret_id,
-                    VersionStage=CURRENT,
-                    MoveToVersionId=to_version,
-                    RemoveFromVersionId=from_version,
-                ),
-            )
-        except Exception as exc:  # noqa: BLE001 - mapped to a typed error
-            error = self._mapped(exc, "UpdateSecretVersionStage", secret_id, to_version)
-            raise error from error.__cause__
+        self._update_stage(
+            secret_id,
+            to_version,
+            VersionStage=CURRENT,
+            MoveToVersionId=to_version,
+            RemoveFromVersionId=from_version,
+        )
 
     def remove_pending(self, secret_id: str, version: str) -> None:
         """Remove the AWSPENDING label from ``version`` after a finished rotation.
@@ -231,14 +224,18 @@ class SecretsManager:
         Calls UpdateSecretVersionStage; needs the same permission as
         ``move_current``.
         """
+        self._update_stage(
+            secret_id, version, VersionStage=PENDING, RemoveFromVersionId=version
+        )
+
+    def _update_stage(self, secret_id: str, version: str, **parameters: str) -> None:
+        """Call UpdateSecretVersionStage; ``version`` names the version in errors."""
         try:
             self._call(
                 "UpdateSecretVersionStage",
                 secret_id,
                 lambda: self.client.update_secret_version_stage(
-                    SecretId=secret_id,
-                    VersionStage=PENDING,
-                    RemoveFromVersionId=version,
+                    SecretId=secret_id, **parameters
                 ),
             )
         except Exception as exc:  # noqa: BLE001 - mapped to a typed error

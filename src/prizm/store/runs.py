@@ -193,7 +193,8 @@ def _add_call_totals(session: Session, stats: dict[str, Any] | None) -> None:
             "retries": retries[key],
         }
         if dialect in ("postgresql", "sqlite"):
-            # One atomic upsert, so workers finishing runs at once never lose a count.
+            # INSERT ... ON CONFLICT DO UPDATE adds to the row in one statement, so
+            # two workers that finish runs at once both count.
             dialect_module = postgresql if dialect == "postgresql" else sqlite
             statement = dialect_module.insert(RunCallTotalRow).values(**values)
             session.execute(

@@ -62,7 +62,7 @@ class Store:
         older ones do not open, so that is an error instead.
         """
         if os.environ.get("PRIZM_MASTER_KEY") or key_file_path().exists():
-            # A malformed or empty key raises its own StoreError, which says so.
+            # A malformed or empty key raises a StoreError that names the problem.
             return load_master_keys(create=False)
         sealed = self.sealed_integrations()
         if not sealed:

@@ -167,7 +167,7 @@ class UserRepository:
         """Change the role and/or the password hash of ``name``.
 
         A new password hash ends every session of the user, so a reset password
-        signs out whoever held the old one. API tokens are kept.
+        signs out every browser that used the old one. API tokens are kept.
         """
         with session_scope(self._store.sessions) as session:
             row = self._row(session, name)

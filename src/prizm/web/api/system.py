@@ -39,9 +39,10 @@ def prometheus_metrics(
 ) -> PlainTextResponse:
     """Serve vault call counters in the Prometheus text format (any role).
 
-    The ``prizm_vault_*`` series count this server's own calls (Check, Test
-    Connection, runs it executes); ``prizm_runs`` and ``prizm_run_vault_*`` come
-    from the store and cover the runs of every process, workers included.
+    The ``prizm_vault_*`` series count this server's own calls: Check, Test
+    Connection and the runs it executes. The ``prizm_runs`` and
+    ``prizm_run_vault_*`` series come from the store, so they cover the runs of
+    every process, workers included.
     """
     totals = [
         (
